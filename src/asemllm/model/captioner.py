@@ -1,0 +1,149 @@
+"""AestheticCaptioner: IASM + IAS-ViT + projector + causal LM, trained on the answer tokens only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import ModelConfig
+from .generation import Sampling, decode, positions
+from .iasm import IASM, saliency_tokens
+from .ias_vit import IASViT
+from .language_model import splice_image_embeddings
+from .projector import Projector
+
+IGNORE = -100  # label of tokens that carry no loss (prompt, image slots, padding)
+
+
+@dataclass
+class CaptionerOutput:
+    loss: torch.Tensor | None
+    logits: torch.Tensor  # (B, T, V)
+    log_density: torch.Tensor | None  # (B, 1, H, W) saliency of the input images
+
+
+class AestheticCaptioner(nn.Module):
+    def __init__(self, config: ModelConfig, iasm: IASM, vision: IASViT, lm: nn.Module, tokenizer):
+        super().__init__()
+        self.config = config
+        self.iasm = iasm
+        self.vision = vision
+        self.projector = Projector(config.projector, vision.width, lm.get_input_embeddings().embedding_dim)
+        self.lm = lm
+        self.tokenizer = tokenizer
+        self.image_token_id = tokenizer.convert_tokens_to_ids(config.lm.image_token)
+        if self.image_token_id is None or self.image_token_id == tokenizer.unk_token_id:
+            raise ValueError(f"tokenizer has no image token {config.lm.image_token!r}")
+
+    @property
+    def num_image_tokens(self) -> int:
+        return self.projector.num_tokens(self.vision.grid)
+
+    @property
+    def device(self) -> torch.device:
+        return self.projector.mlp[0].weight.device
+
+    # ---- images --------------------------------------------------------------------------
+    def encode_images(self, images) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """images (B,3,S,S) in [0,1] (or PIL/paths) -> (LM embeddings (B,n,D), log-density or None)."""
+        images = self._as_tensor(images)
+        sal, log_density = None, None
+        if self.config.saliency == "iasm":
+            out = self.iasm(images)
+            sal, log_density = saliency_tokens(out.features, self.config.fusion.kv_grid), out.log_density
+        elif self.config.saliency != "none":
+            raise ValueError(f"unknown saliency source {self.config.saliency!r}; use 'iasm' or 'none'")
+        patches = self.vision(images, sal)  # (B, g*g, C)
+        return self.projector(patches, self.vision.grid), log_density
+
+    def _as_tensor(self, images) -> torch.Tensor:
+        if not isinstance(images, torch.Tensor):
+            from ..images import to_batch
+
+            images = to_batch(images, self.config.vision.image_size)
+        s = self.config.vision.image_size
+        if images.ndim != 4 or images.shape[1] != 3 or tuple(images.shape[-2:]) != (s, s):
+            raise ValueError(f"images must be (B, 3, {s}, {s}) in [0,1], got {tuple(images.shape)}")
+        return images.to(self.device)
+
+    # ---- text ----------------------------------------------------------------------------
+    def prompt_text(self, prompt: str) -> str:
+        """The chat-formatted prompt with one placeholder per image token."""
+        content = self.config.lm.image_token * self.num_image_tokens + "\n" + prompt
+        return self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True)
+
+    def tokenize(self, prompts: list[str], answers: list[str] | None = None):
+        """Left-padded (input_ids, attention_mask, labels); labels cover the answers (+ end of turn)."""
+        tok = self.tokenizer
+        rows, labels = [], []
+        for i, p in enumerate(prompts):
+            ids = tok(self.prompt_text(p), add_special_tokens=False)["input_ids"]
+            lab = [IGNORE] * len(ids)
+            if answers is not None:
+                ans = tok(answers[i] + tok.eos_token, add_special_tokens=False)["input_ids"]
+                ids, lab = ids + ans, lab + ans
+            rows.append(ids)
+            labels.append(lab)
+        T = max(map(len, rows))
+        pad = tok.pad_token_id
+        input_ids = torch.tensor([[pad] * (T - len(r)) + r for r in rows])
+        mask = torch.tensor([[0] * (T - len(r)) + [1] * len(r) for r in rows])
+        label_t = torch.tensor([[IGNORE] * (T - len(r)) + r for r in labels])
+        return input_ids.to(self.device), mask.to(self.device), label_t.to(self.device)
+
+    def _embed(self, images, prompts, answers=None):
+        image_embeds, log_density = self.encode_images(images)
+        if len(prompts) != image_embeds.shape[0]:
+            raise ValueError(f"{image_embeds.shape[0]} images but {len(prompts)} prompts")
+        input_ids, mask, labels = self.tokenize(prompts, answers)
+        embeds = splice_image_embeddings(self.lm, input_ids, image_embeds, self.image_token_id)
+        return embeds, mask, labels, log_density
+
+    # ---- training and generation ---------------------------------------------------------
+    def forward(self, images, prompts: list[str], answers: list[str] | None = None) -> CaptionerOutput:
+        embeds, mask, labels, log_density = self._embed(images, prompts, answers)
+        logits = self.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions(mask)).logits
+        loss = None
+        if answers is not None:  # next-token loss: logits at t predict labels at t+1
+            loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(),
+                                   ignore_index=IGNORE)
+        return CaptionerOutput(loss, logits, log_density)
+
+    @torch.no_grad()
+    def generate(self, images, prompts: list[str], max_new_tokens: int = 64, do_sample: bool = False,
+                 temperature: float = 1.0, top_p: float = 1.0, use_cache: bool = True,
+                 seed: int | None = None, ignore_eos: bool = False) -> list[str]:
+        return self.tokenizer.batch_decode(
+            self.generate_ids(images, prompts, Sampling(max_new_tokens, do_sample, temperature, top_p, ignore_eos),
+                              use_cache=use_cache, seed=seed), skip_special_tokens=True)
+
+    @torch.no_grad()
+    def generate_ids(self, images, prompts: list[str], sampling: Sampling, use_cache: bool = True,
+                     seed: int | None = None) -> torch.Tensor:
+        embeds, mask, _, _ = self._embed(images, prompts)
+        gen = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
+        return decode(self.lm, embeds, mask, self._eos_ids(), self.tokenizer.pad_token_id, sampling,
+                      use_cache=use_cache, generator=gen)
+
+    def _eos_ids(self) -> set[int]:
+        ids = {self.tokenizer.eos_token_id}
+        end = self.tokenizer.convert_tokens_to_ids("<|im_end|>")  # ChatML end of turn
+        if isinstance(end, int) and end != self.tokenizer.unk_token_id:
+            ids.add(end)
+        return {i for i in ids if i is not None}
+
+    # ---- persistence ---------------------------------------------------------------------
+    def save_pretrained(self, path, include_backbones: bool = False) -> None:
+        from ..checkpoint import save_pretrained
+
+        save_pretrained(self, path, include_backbones=include_backbones)
+
+    @classmethod
+    def from_pretrained(cls, path) -> "AestheticCaptioner":
+        from ..checkpoint import load_pretrained
+
+        return load_pretrained(path)

@@ -1,0 +1,86 @@
+"""Token-by-token decoding from input embeddings, with or without the KV cache.
+
+Batched prompts are left-padded: every row's last prompt token sits at the same index, so one new
+token per row is appended per step. Position ids come from the attention mask, so padding does
+not shift the positions of real tokens.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Sampling:
+    max_new_tokens: int = 64
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    # Generate exactly max_new_tokens, ignoring end-of-turn (benchmarks compare equal work).
+    ignore_eos: bool = False
+
+
+def positions(attention_mask: torch.Tensor) -> torch.Tensor:
+    """(B, T) 0/1 mask -> (B, T) position ids; padding gets 0."""
+    return (attention_mask.cumsum(-1) - 1).clamp(min=0)
+
+
+def next_token(logits: torch.Tensor, s: Sampling, generator: torch.Generator | None) -> torch.Tensor:
+    """logits (B, V) -> token ids (B,)."""
+    if not s.do_sample:
+        return logits.argmax(-1)
+    probs = torch.softmax(logits.float() / max(s.temperature, 1e-5), dim=-1)
+    if s.top_p < 1.0:
+        sorted_p, order = probs.sort(dim=-1, descending=True)
+        # keep the smallest prefix whose mass reaches top_p (always at least the top token)
+        drop = sorted_p.cumsum(-1) - sorted_p > s.top_p
+        sorted_p = sorted_p.masked_fill(drop, 0.0)
+        choice = torch.multinomial(sorted_p, 1, generator=generator)
+        return order.gather(-1, choice).squeeze(-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+@torch.no_grad()
+def decode(lm: nn.Module, embeds: torch.Tensor, attention_mask: torch.Tensor, eos_ids: set[int],
+           pad_id: int, s: Sampling, use_cache: bool = True,
+           generator: torch.Generator | None = None) -> torch.Tensor:
+    """embeds (B,T,D) left-padded -> new token ids (B, <= max_new_tokens), pad after each end."""
+    B = embeds.shape[0]
+    done = torch.zeros(B, dtype=torch.bool, device=embeds.device)
+    eos = torch.tensor(sorted(eos_ids), device=embeds.device)
+    cache = _new_cache() if use_cache else None
+    cache_arg = _cache_kwarg(lm)
+    inputs, mask, out = embeds, attention_mask, []
+    for _ in range(s.max_new_tokens):
+        pos = positions(mask)
+        if use_cache:  # the cache holds the past: feed only what is new
+            pos = pos[:, -inputs.shape[1]:]
+        res = lm(inputs_embeds=inputs, attention_mask=mask, position_ids=pos,
+                 use_cache=use_cache, **{cache_arg: cache})
+        cache = getattr(res, cache_arg) if use_cache else None
+        tok = next_token(res.logits[:, -1], s, generator)
+        tok = tok.masked_fill(done, pad_id)
+        out.append(tok)
+        if not s.ignore_eos:
+            done |= torch.isin(tok, eos)
+            if done.all():
+                break
+        new = lm.get_input_embeddings()(tok[:, None])  # (B, 1, D)
+        inputs = new if use_cache else torch.cat([inputs, new], dim=1)
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+    return torch.stack(out, dim=1) if out else embeds.new_zeros((B, 0), dtype=torch.long)
+
+
+def _cache_kwarg(lm: nn.Module) -> str:
+    """transformers >= 5.2x calls the KV cache `cache`; earlier releases `past_key_values`."""
+    return "cache" if "cache" in inspect.signature(lm.forward).parameters else "past_key_values"
+
+
+def _new_cache():
+    from transformers import DynamicCache
+
+    return DynamicCache()

@@ -1,0 +1,143 @@
+"""IAS-ViT: a pretrained ViT with gated cross-attention to saliency tokens after chosen blocks.
+
+After block i:  x = x + tanh(a_i) * CrossAttn(LN(x), LN(s));  x = x + tanh(b_i) * MLP(LN(x))
+with a_i = b_i = 0 at initialisation (Flamingo-style), so the encoder starts as the plain ViT.
+
+The blocks are attached with forward hooks on the tower's own layers: the tower's code and its
+state-dict keys stay untouched, so any transformers CLIP / SigLIP / DINOv2 tower works as is.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import FusionConfig, VisionConfig
+
+
+def encoder_layers(tower: nn.Module) -> nn.ModuleList:
+    """The list of transformer blocks of a transformers vision tower."""
+    for path in ("encoder.layer", "encoder.layers", "vision_model.encoder.layers"):
+        mod = tower
+        try:
+            for name in path.split("."):
+                mod = getattr(mod, name)
+        except AttributeError:
+            continue
+        if isinstance(mod, nn.ModuleList):
+            return mod
+    raise TypeError(f"cannot find the transformer blocks of {type(tower).__name__}")
+
+
+def sincos_2d(grid: int, dim: int) -> torch.Tensor:
+    """Fixed 2-D sine-cosine position table, (grid*grid, dim): tells the keys where they are."""
+    if dim % 4:
+        raise ValueError(f"sincos_2d needs dim divisible by 4, got {dim}")
+    omega = 1.0 / 10000 ** (torch.arange(dim // 4) / (dim // 4))  # (dim/4,)
+    ys, xs = torch.meshgrid(torch.arange(grid), torch.arange(grid), indexing="ij")
+    out = [f(c.flatten()[:, None].float() * omega[None]) for c in (xs, ys) for f in (torch.sin, torch.cos)]
+    return torch.cat(out, dim=1)
+
+
+class GatedCrossAttention(nn.Module):
+    def __init__(self, dim: int, kv_dim: int, kv_grid: int, num_heads: int, mlp_ratio: float):
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"vision width {dim} is not divisible by fusion heads {num_heads}")
+        self.num_heads = num_heads
+        self.norm_q = nn.LayerNorm(dim)
+        self.norm_kv = nn.LayerNorm(kv_dim)
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(kv_dim, 2 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.register_buffer("kv_pos", sincos_2d(kv_grid, dim), persistent=False)
+        self.attn_gate = nn.Parameter(torch.zeros(1))
+        hidden = int(dim * mlp_ratio)
+        self.mlp = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, hidden), nn.GELU(),
+                                 nn.Linear(hidden, dim)) if hidden else None
+        self.mlp_gate = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        B, N, C = x.shape
+        M, h = s.shape[1], self.num_heads
+        q = self.q(self.norm_q(x)).view(B, N, h, C // h).transpose(1, 2)  # (B, h, N, hd)
+        k, v = self.kv(self.norm_kv(s)).chunk(2, dim=-1)  # (B, M, C) each
+        k = (k + self.kv_pos).view(B, M, h, C // h).transpose(1, 2)  # (B, h, M, hd)
+        v = v.view(B, M, h, C // h).transpose(1, 2)
+        a = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(B, N, C)
+        x = x + torch.tanh(self.attn_gate) * self.out(a)
+        if self.mlp is not None:
+            x = x + torch.tanh(self.mlp_gate) * self.mlp(x)
+        return x
+
+
+class IASViT(nn.Module):
+    def __init__(self, vision: VisionConfig, fusion: FusionConfig, tower: nn.Module, kv_dim: int):
+        super().__init__()
+        self.config = vision
+        self.tower = tower
+        layers = encoder_layers(tower)
+        n = len(layers)
+        bad = [i for i in fusion.layers if not -n <= i < n]
+        if bad:
+            raise ValueError(f"fusion layers {bad} out of range for a ViT of {n} blocks")
+        width = tower.config.hidden_size
+        self.fusion = nn.ModuleDict({
+            str(i % n): GatedCrossAttention(width, kv_dim, fusion.kv_grid, fusion.num_heads, fusion.mlp_ratio)
+            for i in fusion.layers})
+        self.register_buffer("mean", torch.tensor(vision.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(vision.std).view(1, 3, 1, 1), persistent=False)
+        self._saliency: torch.Tensor | None = None
+        self._captured: torch.Tensor | None = None
+        for i in self.fusion:
+            layers[int(i)].register_forward_hook(self._fusion_hook(self.fusion[i]))
+        if vision.feature_layer != -1:
+            layers[vision.feature_layer].register_forward_hook(self._capture_hook)
+
+    @property
+    def width(self) -> int:
+        return self.tower.config.hidden_size
+
+    @property
+    def grid(self) -> int:
+        return self.config.image_size // self.tower.config.patch_size
+
+    def _fusion_hook(self, block: GatedCrossAttention):
+        def hook(module, args, output):
+            if self._saliency is None:
+                return None  # plain ViT (saliency ablated)
+            hidden = output[0] if isinstance(output, tuple) else output
+            fused = block(hidden, self._saliency)
+            return (fused, *output[1:]) if isinstance(output, tuple) else fused
+        return hook
+
+    def _capture_hook(self, module, args, output):
+        self._captured = output[0] if isinstance(output, tuple) else output
+
+    def forward(self, images: torch.Tensor, saliency: torch.Tensor | None) -> torch.Tensor:
+        """images (B,3,S,S) in [0,1]; saliency tokens (B,M,kv_dim) or None -> patch tokens (B,g*g,C).
+
+        Prefix tokens (CLS, registers) are dropped: the projector works on the patch grid.
+        """
+        pixel_values = (images - self.mean) / self.std
+        self._saliency = saliency
+        try:
+            out = self.tower(pixel_values=pixel_values).last_hidden_state
+            if self.config.feature_layer != -1:
+                out = self._captured
+        finally:
+            self._saliency = self._captured = None
+        n_prefix = out.shape[1] - self.grid ** 2
+        if n_prefix < 0:
+            raise ValueError(f"ViT gave {out.shape[1]} tokens for a {self.grid}x{self.grid} grid")
+        return out[:, n_prefix:]
+
+
+def grid_side(n_tokens: int) -> int:
+    g = math.isqrt(n_tokens)
+    if g * g != n_tokens:
+        raise ValueError(f"{n_tokens} patch tokens do not form a square grid")
+    return g

@@ -1,0 +1,95 @@
+"""IASM, the Image Aesthetic Saliency Module: photo -> saliency density + saliency tokens.
+
+A CNN encoder gives features at strides 8/16/32; a light top-down decoder merges them at stride 8;
+a 1x1 head plus a learned centre-bias prior gives saliency logits, turned into a log-density over
+the pixels of the input. The decoder features and the density, pooled to a small grid, are the
+tokens the IAS-ViT attends to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import IASMConfig
+
+
+@dataclass
+class SaliencyOutput:
+    log_density: torch.Tensor  # (B, 1, H, W), logsumexp over H*W is 0 for every image
+    features: torch.Tensor  # (B, C+1, h, w) decoder features + density, stride 8
+
+
+class CentreBias(nn.Module):
+    """Learned anisotropic Gaussian in normalised coordinates, added to the logits.
+
+    People look at the centre of photos; a model that has to learn that from the image content
+    wastes capacity, so the prior is explicit (and its weight can fall to 0 if useless).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.mean = nn.Parameter(torch.zeros(2))
+        self.log_sigma = nn.Parameter(torch.full((2,), -1.0))  # sigma ~ 0.37 of the half-width
+        self.weight = nn.Parameter(torch.ones(1))
+
+    def forward(self, h: int, w: int) -> torch.Tensor:
+        ys = torch.linspace(-1, 1, h, device=self.mean.device)
+        xs = torch.linspace(-1, 1, w, device=self.mean.device)
+        sigma = self.log_sigma.exp()
+        gy = ((ys - self.mean[1]) / sigma[1]) ** 2  # (h,)
+        gx = ((xs - self.mean[0]) / sigma[0]) ** 2  # (w,)
+        return -0.5 * self.weight * (gy[:, None] + gx[None, :])  # (h, w)
+
+
+class IASM(nn.Module):
+    def __init__(self, config: IASMConfig, encoder: nn.Module, channels: tuple[int, int, int]):
+        super().__init__()
+        self.config = config
+        self.encoder = encoder  # images in [0,1] -> [f8, f16, f32]; it normalises for itself
+        d = config.decoder_dim
+        self.lateral = nn.ModuleList(nn.Conv2d(c, d, 1) for c in channels)
+        self.refine = nn.Sequential(
+            nn.Conv2d(d, d, 3, padding=1), nn.BatchNorm2d(d), nn.ReLU(inplace=True),
+            nn.Conv2d(d, d, 3, padding=1), nn.BatchNorm2d(d), nn.ReLU(inplace=True),
+        )
+        self.head = nn.Conv2d(d, 1, 1)
+        self.prior = CentreBias() if config.centre_bias else None
+
+    @property
+    def token_dim(self) -> int:
+        return self.config.decoder_dim + 1
+
+    def forward(self, images: torch.Tensor) -> SaliencyOutput:
+        """images: (B, 3, H, W) in [0, 1] at any size; resized to config.image_size inside."""
+        H, W = images.shape[-2:]
+        s = self.config.image_size
+        x = F.interpolate(images, size=(s, s), mode="bilinear", antialias=True, align_corners=False)
+        f8, f16, f32 = self.encoder(x)
+        y = self.lateral[2](f32)  # top-down: coarse context refined by finer features
+        y = self.lateral[1](f16) + F.interpolate(y, size=f16.shape[-2:], mode="nearest")
+        y = self.lateral[0](f8) + F.interpolate(y, size=f8.shape[-2:], mode="nearest")
+        y = self.refine(y)  # (B, d, h, w), h = s / 8
+        logits = self.head(y)  # (B, 1, h, w)
+        if self.prior is not None:
+            logits = logits + self.prior(*logits.shape[-2:])
+        log_density = _log_density(logits, (H, W))
+        grid_density = _log_density(logits, logits.shape[-2:]).exp() * logits[0, 0].numel()
+        # density as a channel, scaled so that a uniform map is 1 whatever the grid size
+        return SaliencyOutput(log_density, torch.cat([y, grid_density], dim=1))
+
+
+def _log_density(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Upsample (B,1,h,w) logits to `size` and normalise into a log-density over its pixels."""
+    B = logits.shape[0]
+    up = F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)
+    return F.log_softmax(up.reshape(B, -1), dim=-1).reshape(B, 1, *size)
+
+
+def saliency_tokens(features: torch.Tensor, grid: int) -> torch.Tensor:
+    """(B, C, h, w) -> (B, grid*grid, C): average-pooled keys/values for the cross-attention."""
+    pooled = F.adaptive_avg_pool2d(features, grid)  # (B, C, grid, grid)
+    return pooled.flatten(2).transpose(1, 2)

@@ -1,0 +1,33 @@
+"""The language side: image embeddings spliced into the LM's input embeddings, and LoRA."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import LoRAConfig
+
+
+def splice_image_embeddings(lm: nn.Module, input_ids: torch.Tensor, image_embeds: torch.Tensor,
+                            image_token_id: int) -> torch.Tensor:
+    """input_ids (B,T) with image placeholders, image_embeds (B,n,D) -> inputs_embeds (B,T,D).
+
+    The placeholder id may lie outside the LM's vocabulary (the LM is never resized), so its
+    positions are looked up as id 0 and then overwritten in one masked operation.
+    """
+    mask = input_ids == image_token_id  # (B, T)
+    n_tokens, n_features = int(mask.sum()), image_embeds.shape[0] * image_embeds.shape[1]
+    if n_tokens != n_features:
+        raise ValueError(
+            f"Image features and image tokens do not match: tokens {n_tokens}, features {n_features}")
+    embeds = lm.get_input_embeddings()(input_ids.masked_fill(mask, 0))  # (B, T, D)
+    return embeds.masked_scatter(mask.unsqueeze(-1), image_embeds.to(embeds.dtype))
+
+
+def add_lora(lm: nn.Module, config: LoRAConfig) -> nn.Module:
+    """Inject LoRA adapters in place; base weights keep their names (plus `.base_layer`)."""
+    from peft import LoraConfig, inject_adapter_in_model
+
+    lora = LoraConfig(r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout,
+                      target_modules=list(config.target_modules))
+    return inject_adapter_in_model(lora, lm)
