@@ -21,7 +21,7 @@ from pathlib import Path
 class IASMConfig:
     backbone: str = "efficientnet-lite0"
     # Saliency is a low-frequency signal: a small input keeps the CNN cheap next to the ViT.
-    image_size: int = 128
+    image_size: int = 112
     decoder_dim: int = 64
     centre_bias: bool = True
 
@@ -42,7 +42,10 @@ class FusionConfig:
     # 0-based ViT blocks after which a gated cross-attention block reads the saliency tokens.
     layers: tuple[int, ...] = (5, 11)
     num_heads: int = 4
-    mlp_ratio: float = 1.0
+    # attention width inside a fusion block (capped at the ViT's width) and MLP size per ViT
+    # width: together they keep two blocks at a few per cent of the ViT's cost
+    dim: int = 192
+    mlp_ratio: float = 0.5
     # Saliency tokens are pooled to kv_grid x kv_grid keys: cross-attention cost stays small.
     kv_grid: int = 8
 

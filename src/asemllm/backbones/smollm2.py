@@ -68,15 +68,13 @@ def _dequantize_kwargs() -> dict:
 def _strip_quantizer(model) -> None:
     """Forget that the weights came from a quantized file, so save_pretrained accepts them."""
     quantizer = getattr(model, "hf_quantizer", None)
-    if quantizer is not None:  # same clean-up transformers does after dequantize()
+    if quantizer is not None:  # the clean-up transformers itself does after dequantize()
         quantizer.remove_quantization_config(model)
-    for attr in ("hf_quantizer", "quantization_method"):
-        if hasattr(model, attr):
-            delattr(model, attr)
+    # Whatever a transformers version leaves behind on the config must not reach config.json,
+    # or from_pretrained would treat the saved float32 checkpoint as a GGUF one.
     for attr in ("quantization_config", "_is_quantized"):
         if hasattr(model.config, attr):
             delattr(model.config, attr)
-    model.is_quantized = False
 
 
 def _fix_special_tokens(model, tokenizer) -> None:

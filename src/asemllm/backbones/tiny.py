@@ -62,7 +62,7 @@ class TinyCNN(nn.Module):
         super().__init__()
 
         def stage(cin, cout, stride):
-            return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+            return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
         self.stem = nn.Sequential(stage(3, 8, 2), stage(8, 12, 2), stage(12, 16, 2))
         self.s16 = stage(16, 24, 2)

@@ -9,8 +9,6 @@ state-dict keys stay untouched, so any transformers CLIP / SigLIP / DINOv2 tower
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -43,17 +41,23 @@ def sincos_2d(grid: int, dim: int) -> torch.Tensor:
 
 
 class GatedCrossAttention(nn.Module):
-    def __init__(self, dim: int, kv_dim: int, kv_grid: int, num_heads: int, mlp_ratio: float):
+    """ViT tokens (queries) read saliency tokens (keys/values) through tanh gates that start at 0.
+
+    The attention runs in an inner width `inner` (at most the ViT's): the saliency signal is low
+    rank, and this keeps the block's cost a few per cent of the ViT's.
+    """
+
+    def __init__(self, dim: int, kv_dim: int, kv_grid: int, num_heads: int, inner: int, mlp_ratio: float):
         super().__init__()
-        if dim % num_heads:
-            raise ValueError(f"vision width {dim} is not divisible by fusion heads {num_heads}")
+        if inner % num_heads or (inner // num_heads) % 2:
+            raise ValueError(f"fusion width {inner} must split into {num_heads} heads of even size")
         self.num_heads = num_heads
         self.norm_q = nn.LayerNorm(dim)
         self.norm_kv = nn.LayerNorm(kv_dim)
-        self.q = nn.Linear(dim, dim)
-        self.kv = nn.Linear(kv_dim, 2 * dim)
-        self.out = nn.Linear(dim, dim)
-        self.register_buffer("kv_pos", sincos_2d(kv_grid, dim), persistent=False)
+        self.q = nn.Linear(dim, inner)
+        self.kv = nn.Linear(kv_dim, 2 * inner)
+        self.out = nn.Linear(inner, dim)
+        self.register_buffer("kv_pos", sincos_2d(kv_grid, inner), persistent=False)
         self.attn_gate = nn.Parameter(torch.zeros(1))
         hidden = int(dim * mlp_ratio)
         self.mlp = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, hidden), nn.GELU(),
@@ -61,13 +65,13 @@ class GatedCrossAttention(nn.Module):
         self.mlp_gate = nn.Parameter(torch.zeros(1))
 
     def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        B, N, C = x.shape
+        B, N, _ = x.shape
         M, h = s.shape[1], self.num_heads
-        q = self.q(self.norm_q(x)).view(B, N, h, C // h).transpose(1, 2)  # (B, h, N, hd)
-        k, v = self.kv(self.norm_kv(s)).chunk(2, dim=-1)  # (B, M, C) each
-        k = (k + self.kv_pos).view(B, M, h, C // h).transpose(1, 2)  # (B, h, M, hd)
-        v = v.view(B, M, h, C // h).transpose(1, 2)
-        a = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(B, N, C)
+        q = self.q(self.norm_q(x))  # (B, N, inner)
+        k, v = self.kv(self.norm_kv(s)).chunk(2, dim=-1)  # (B, M, inner) each
+        k = k + self.kv_pos
+        q, k, v = (t.unflatten(-1, (h, -1)).transpose(1, 2) for t in (q, k, v))  # (B, h, N|M, hd)
+        a = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).flatten(2)  # (B, N, inner)
         x = x + torch.tanh(self.attn_gate) * self.out(a)
         if self.mlp is not None:
             x = x + torch.tanh(self.mlp_gate) * self.mlp(x)
@@ -86,7 +90,8 @@ class IASViT(nn.Module):
             raise ValueError(f"fusion layers {bad} out of range for a ViT of {n} blocks")
         width = tower.config.hidden_size
         self.fusion = nn.ModuleDict({
-            str(i % n): GatedCrossAttention(width, kv_dim, fusion.kv_grid, fusion.num_heads, fusion.mlp_ratio)
+            str(i % n): GatedCrossAttention(width, kv_dim, fusion.kv_grid, fusion.num_heads,
+                                            min(fusion.dim, width), fusion.mlp_ratio)
             for i in fusion.layers})
         self.register_buffer("mean", torch.tensor(vision.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(vision.std).view(1, 3, 1, 1), persistent=False)
@@ -134,10 +139,3 @@ class IASViT(nn.Module):
         if n_prefix < 0:
             raise ValueError(f"ViT gave {out.shape[1]} tokens for a {self.grid}x{self.grid} grid")
         return out[:, n_prefix:]
-
-
-def grid_side(n_tokens: int) -> int:
-    g = math.isqrt(n_tokens)
-    if g * g != n_tokens:
-        raise ValueError(f"{n_tokens} patch tokens do not form a square grid")
-    return g

@@ -53,10 +53,11 @@ class IASM(nn.Module):
         d = config.decoder_dim
         self.lateral = nn.ModuleList(nn.Conv2d(c, d, 1) for c in channels)
         self.refine = nn.Sequential(
-            nn.Conv2d(d, d, 3, padding=1), nn.BatchNorm2d(d), nn.ReLU(inplace=True),
-            nn.Conv2d(d, d, 3, padding=1), nn.BatchNorm2d(d), nn.ReLU(inplace=True),
+            nn.Conv2d(d, d, 3, padding=1, bias=False), nn.BatchNorm2d(d), nn.ReLU(inplace=True),
+            nn.Conv2d(d, d, 3, padding=1, bias=False), nn.BatchNorm2d(d), nn.ReLU(inplace=True),
         )
-        self.head = nn.Conv2d(d, 1, 1)
+        # no bias: a constant shift of the logits vanishes in the softmax, it could never learn
+        self.head = nn.Conv2d(d, 1, 1, bias=False)
         self.prior = CentreBias() if config.centre_bias else None
 
     @property

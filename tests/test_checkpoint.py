@@ -1,0 +1,60 @@
+"""Config JSON and save_pretrained / from_pretrained round trips."""
+
+import json
+
+import pytest
+import torch
+
+from asemllm.config import ModelConfig, tiny_config
+from asemllm.model.captioner import AestheticCaptioner
+from asemllm.stages import set_stage
+
+
+def test_config_round_trip(tmp_path):
+    cfg = tiny_config()
+    cfg.save(tmp_path / "c.json")
+    assert ModelConfig.load(tmp_path / "c.json") == cfg
+    d = cfg.to_dict()
+    d["fusion"]["bogus"] = 1
+    with pytest.raises(ValueError, match="bogus"):
+        ModelConfig.from_dict(d)
+
+
+def _logits(model, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    images = torch.rand(2, 3, 64, 64, generator=g)
+    with torch.no_grad():
+        return model(images, ["Describe.", "Critique the light."], ["soft light", "a cat"]).logits
+
+
+def test_save_load_identical_logits_with_lora_and_open_gates(tiny, tmp_path):
+    set_stage(tiny, "finetune")  # adds LoRA: the config must carry it to the loaded model
+    with torch.no_grad():
+        for p in tiny.parameters():  # move every trainable part away from its init
+            if p.requires_grad:
+                p.add_(0.05 * torch.randn_like(p))
+    tiny.config.saliency = "iasm"
+    tiny.save_pretrained(tmp_path / "m")
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert saved["lm"]["lora"]["r"] == 8
+    loaded = AestheticCaptioner.from_pretrained(tmp_path / "m")
+    assert torch.equal(_logits(tiny), _logits(loaded))
+
+
+def test_behaviour_comes_from_config_not_folder_name(tiny, tmp_path):
+    tiny.config.saliency = "none"
+    tiny.save_pretrained(tmp_path / "iasm-lora-model")  # a misleading name changes nothing
+    loaded = AestheticCaptioner.from_pretrained(tmp_path / "iasm-lora-model")
+    assert loaded.config.saliency == "none" and loaded.config.lm.lora is None
+    assert torch.equal(_logits(tiny), _logits(loaded))
+
+
+def test_load_rejects_checkpoint_that_does_not_fit(tiny, tmp_path):
+    tiny.save_pretrained(tmp_path / "m")
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    cfg["projector"]["reduce"] = 1  # projector input width changes: weights no longer fit
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises((ValueError, RuntimeError), match="projector"):
+        AestheticCaptioner.from_pretrained(tmp_path / "m")
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        AestheticCaptioner.from_pretrained(tmp_path / "nowhere")

@@ -1,0 +1,125 @@
+"""Unit tests of the network on the tiny config: shapes, fusion identity, splice, decoding, stages."""
+
+import pytest
+import torch
+
+from asemllm.model.generation import Sampling
+from asemllm.model.iasm import saliency_tokens
+from asemllm.model.language_model import splice_image_embeddings
+
+
+def test_iasm_shapes_and_density(tiny):
+    out = tiny.iasm(torch.rand(2, 3, 64, 48))
+    assert out.log_density.shape == (2, 1, 64, 48)
+    total = out.log_density.exp().sum(dim=(1, 2, 3))
+    torch.testing.assert_close(total, torch.ones(2))
+    assert out.features.shape == (2, tiny.iasm.token_dim, 8, 8)  # stride 8 of the 64 px input
+    assert saliency_tokens(out.features, 4).shape == (2, 16, tiny.iasm.token_dim)
+
+
+def test_centre_bias_peaks_at_centre(tiny):
+    prior = tiny.iasm.prior(9, 9)
+    assert prior.argmax().item() == 4 * 9 + 4
+
+
+def test_ias_vit_equals_plain_vit_at_init_and_differs_with_gate(tiny):
+    images = torch.rand(2, 3, 64, 64)
+    sal = saliency_tokens(tiny.iasm(images).features, tiny.config.fusion.kv_grid)
+    v = tiny.vision
+    with torch.no_grad():
+        plain = v.tower(pixel_values=(images - v.mean) / v.std).last_hidden_state[:, 1:]
+        fused = v(images, sal)
+        assert fused.shape == (2, 64, 32)
+        assert (fused - plain).abs().max().item() < 1e-6
+        v.fusion["0"].attn_gate.fill_(0.5)
+        assert (v(images, sal) - plain).abs().max().item() > 1e-3
+        assert (v(images, None) - plain).abs().max().item() < 1e-6  # ablation: no saliency
+
+
+def test_gradients_reach_gates_then_cross_attention(tiny, two_photos):
+    photos, captions = two_photos
+    loss = tiny(photos, ["Describe."] * 2, captions).loss
+    loss.backward()
+    block = tiny.vision.fusion["1"]
+    assert block.attn_gate.grad.abs().item() > 0
+    assert block.mlp_gate.grad.abs().item() > 0
+    # gates at 0 block the cross-attention's own gradient (Flamingo): open one and it flows
+    tiny.zero_grad()
+    with torch.no_grad():
+        block.attn_gate.fill_(0.1)
+    tiny(photos, ["Describe."] * 2, captions).loss.backward()
+    assert block.q.weight.grad.abs().sum().item() > 0
+    assert block.kv.weight.grad.abs().sum().item() > 0
+    assert tiny.iasm.head.weight.grad.abs().sum().item() > 0  # saliency learns from captions too
+
+
+def test_projector_reduces_tokens(tiny):
+    out = tiny.projector(torch.rand(3, 64, 32), grid=8)
+    assert out.shape == (3, 16, 64)
+    with pytest.raises(ValueError, match="grid 7"):
+        tiny.projector(torch.rand(3, 49, 32), grid=7)
+
+
+def test_captioner_shapes(tiny, two_photos):
+    photos, captions = two_photos
+    embeds, log_density = tiny.encode_images(photos)
+    assert embeds.shape == (2, tiny.num_image_tokens, 64)
+    assert log_density.shape == (2, 1, 64, 64)
+    out = tiny(photos, ["Describe.", "Critique the light."], captions)
+    assert out.logits.shape[:2] == tiny.tokenize(["Describe.", "Critique the light."], captions)[0].shape
+    assert out.loss.ndim == 0 and torch.isfinite(out.loss)
+
+
+def test_loss_covers_only_answer_tokens(tiny):
+    ids, mask, labels = tiny.tokenize(["Describe.", "A much longer prompt here."], ["ab", "c"])
+    assert ids.shape == labels.shape == mask.shape
+    n_eos = len(tiny.tokenizer(tiny.tokenizer.eos_token, add_special_tokens=False)["input_ids"])
+    assert (labels != -100).sum(1).tolist() == [2 + n_eos, 1 + n_eos]
+    assert mask[0, 0].item() == 0 and mask[1, 0].item() == 1  # left padding
+
+
+def test_image_token_mismatch_raises(tiny):
+    ids, _, _ = tiny.tokenize(["Describe."])
+    with pytest.raises(ValueError, match=r"tokens 16, features 15"):
+        splice_image_embeddings(tiny.lm, ids, torch.rand(1, 15, 64), tiny.image_token_id)
+
+
+def test_kv_cache_generation_equals_no_cache(tiny):
+    images = torch.rand(3, 3, 64, 64)
+    prompts = ["Describe.", "Critique the composition of this photo.", "Light?"]
+    for s in (Sampling(12, ignore_eos=True), Sampling(12, do_sample=True, temperature=1.5, ignore_eos=True)):
+        a = tiny.generate_ids(images, prompts, s, use_cache=True, seed=3)
+        b = tiny.generate_ids(images, prompts, s, use_cache=False, seed=3)
+        assert a.shape == (3, 12)
+        assert torch.equal(a, b)
+
+
+def test_batched_generation_equals_one_by_one(tiny):
+    images = torch.rand(2, 3, 64, 64)
+    prompts = ["Describe.", "Critique the composition of this photo."]
+    batch = tiny.generate_ids(images, prompts, Sampling(8, ignore_eos=True))
+    for i in range(2):
+        single = tiny.generate_ids(images[i:i + 1], prompts[i:i + 1], Sampling(8, ignore_eos=True))
+        assert torch.equal(batch[i], single[0])
+
+
+def test_tiny_captioner_overfits_two_real_photos(tiny, two_photos):
+    from asemllm.images import to_batch
+    from asemllm.stages import set_stage
+
+    photos, captions = two_photos
+    photos = to_batch(photos, 64)
+    set_stage(tiny, "full")
+    tiny.train()
+    opt = torch.optim.AdamW([p for p in tiny.parameters() if p.requires_grad], lr=3e-3)
+    prompts = ["Describe the photo."] * 2  # same prompt: only the image can tell them apart
+    losses = []
+    for _ in range(100):
+        loss = tiny(photos, prompts, captions).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.1 * losses[0], (losses[0], losses[-1])
+    tiny.eval()
+    assert tiny.generate(photos, prompts, max_new_tokens=40) == captions
