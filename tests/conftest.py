@@ -1,5 +1,19 @@
+import os
+from pathlib import Path
+
 import pytest
 import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The project's real data (../shared/data beside the checkout, or $ASEMLLM_SHARED_DATA)."""
+    root = Path(os.environ.get("ASEMLLM_SHARED_DATA") or REPO.parent / "shared" / "data")
+    if not (root / "DATA.md").is_file():
+        pytest.skip(f"real data not found at {root} (set ASEMLLM_SHARED_DATA)")
+    return root
 
 
 @pytest.fixture

@@ -66,7 +66,7 @@ def bench_vision(batch: int = 8, repeats: int = 10, threads: int | None = None) 
             "goal_ratio_max": 1.15, **machine(threads)}
 
 
-def bench_generate(new_tokens: int = 32, repeats: int = 3, threads: int | None = None) -> dict:
+def bench_generate(new_tokens: int = 64, repeats: int = 3, threads: int | None = None) -> dict:
     """Tokens/s of the bare LM (transformers' generate) vs the captioner, same prompt length."""
     import torch
 

@@ -20,11 +20,20 @@ def _info(args) -> int:
     return 0
 
 
+def _quiet() -> None:
+    """No per-tensor loading bars on the terminal: one line per backbone says enough."""
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+    logging.set_verbosity_error()
+
+
 def _load_offline() -> None:
     """Load the three offline backbones (converted once into the cache) and say what they are."""
     from .backbones import load_iasm_encoder, load_lm, load_vision
     from .backbones.cache import cache_dir
 
+    _quiet()
     tower = load_vision("dinov2-s", 224)[0]
     print(f"dinov2-s: {type(tower).__name__}, {sum(p.numel() for p in tower.parameters()) / 1e6:.1f}M params")
     enc = load_iasm_encoder("efficientnet-lite0", 128)[0]
@@ -38,6 +47,7 @@ def _load_offline() -> None:
 def _bench(args) -> int:
     from . import bench
 
+    _quiet()
     if args.what == "vision":
         result = bench.bench_vision(batch=args.batch, repeats=args.repeats or 10, threads=args.threads)
     else:
@@ -61,7 +71,7 @@ def parser() -> argparse.ArgumentParser:
                    help="vision: plain ViT vs IASM+IAS-ViT; generate: bare LM vs captioner tokens/s")
     b.add_argument("--json", action="store_true", help="one line of JSON")
     b.add_argument("--batch", type=int, default=8, help="vision: images per forward (default 8)")
-    b.add_argument("--new-tokens", type=int, default=32, help="generate: tokens to decode (default 32)")
+    b.add_argument("--new-tokens", type=int, default=64, help="generate: tokens to decode (default 64)")
     b.add_argument("--repeats", type=int, default=None, help="timed repeats per side (default 10 for vision, 3 for generate); medians are reported")
     b.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     b.set_defaults(func=_bench)

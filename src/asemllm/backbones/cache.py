@@ -22,6 +22,7 @@ def atomic_dir(final: Path):
     """
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    tmp.chmod(0o755)  # mkdtemp makes it owner-only; a cache may be shared by several users
     try:
         yield tmp
         if final.exists():  # another process finished first: keep theirs

@@ -54,13 +54,15 @@ def decode(lm: nn.Module, embeds: torch.Tensor, attention_mask: torch.Tensor, eo
     eos = torch.tensor(sorted(eos_ids), device=embeds.device)
     cache = _new_cache() if use_cache else None
     cache_arg = _cache_kwarg(lm)
+    # only the last position's logits are needed: skips a (T x vocab) matmul in the prefill
+    extra = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(lm.forward).parameters else {}
     inputs, mask, out = embeds, attention_mask, []
     for _ in range(s.max_new_tokens):
         pos = positions(mask)
         if use_cache:  # the cache holds the past: feed only what is new
             pos = pos[:, -inputs.shape[1]:]
         res = lm(inputs_embeds=inputs, attention_mask=mask, position_ids=pos,
-                 use_cache=use_cache, **{cache_arg: cache})
+                 use_cache=use_cache, **{cache_arg: cache}, **extra)
         cache = getattr(res, cache_arg) if use_cache else None
         tok = next_token(res.logits[:, -1], s, generator)
         tok = tok.masked_fill(done, pad_id)
