@@ -39,6 +39,27 @@ def square(image, size: int, fill=(124, 116, 104)):
     return canvas.resize((size, size), Image.BICUBIC)
 
 
+def square_points(points, hw: tuple[int, int], size: int):
+    """(N,2) x,y pixel coordinates in an (h,w) photo -> the same places in `square(photo, size)`."""
+    h, w = hw
+    side = max(h, w)
+    offset = [(side - w) // 2, (side - h) // 2]
+    return (points + offset) * (size / side)
+
+
+def unsquare(map2d, hw: tuple[int, int]):
+    """A (size,size) map over `square(photo, size)` -> the photo's (h,w) frame (crop, resize)."""
+    import numpy as np
+    from PIL import Image
+
+    h, w = hw
+    size, side = map2d.shape[0], max(h, w)
+    x0, y0 = (side - w) // 2 * size / side, (side - h) // 2 * size / side
+    box = (x0, y0, x0 + w * size / side, y0 + h * size / side)
+    img = Image.fromarray(np.asarray(map2d, dtype=np.float32), mode="F")
+    return np.asarray(img.resize((w, h), Image.BILINEAR, box=box), dtype=np.float64)
+
+
 def to_batch(images, size: int):
     import numpy as np
     import torch

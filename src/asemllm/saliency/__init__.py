@@ -1,0 +1,1 @@
+"""Saliency: fixation data, density maps, metrics, baselines, IASM training and evaluation."""
