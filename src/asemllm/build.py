@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from .config import ModelConfig
 
 
@@ -14,9 +16,36 @@ def build_vision(config: ModelConfig):
     tower, mean, std, size = load_vision(config.vision.backbone, config.vision.image_size)
     # the config records what the tower needs, so a saved model never depends on defaults
     config.vision.mean, config.vision.std, config.vision.image_size = tuple(mean), tuple(std), size
-    encoder, channels = load_iasm_encoder(config.iasm.backbone, config.iasm.image_size)
+    # trained IASM weights include the CNN's: its ImageNet weights would only be overwritten
+    encoder, channels = load_iasm_encoder(config.iasm.backbone, config.iasm.image_size,
+                                          pretrained=not config.iasm.weights)
     iasm = IASM(config.iasm, encoder, channels)
+    if config.iasm.weights:
+        load_iasm_weights(iasm, config.iasm.weights)
     return iasm, IASViT(config.vision, config.fusion, tower, kv_dim=iasm.token_dim)
+
+
+BUNDLED_IASM = "weights/iasm-nus.safetensors"
+
+
+def load_iasm_weights(iasm, weights: str) -> None:
+    """Load trained IASM weights ("bundled" or a path); their recorded config must match."""
+    import json
+    from importlib.resources import files
+    from pathlib import Path
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = Path(str(files("asemllm") / BUNDLED_IASM)) if weights == "bundled" else Path(weights)
+    if not path.is_file():
+        raise FileNotFoundError(f"IASM weights {path} not found (config iasm.weights={weights!r})")
+    with safe_open(str(path), "pt") as f:
+        trained = json.loads(f.metadata()["config"])
+    mine = {k: v for k, v in asdict(iasm.config).items() if k != "weights"}
+    if {k: v for k, v in trained.items() if k != "weights"} != mine:
+        raise ValueError(f"{path} was trained for IASM config {trained}, not {mine}")
+    iasm.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in load_file(path).items()})
 
 
 def build_model(config: ModelConfig):

@@ -56,6 +56,86 @@ def _bench(args) -> int:
     return 0
 
 
+def _saliency(args) -> int:
+    from pathlib import Path
+
+    saliency_root = _shared() / "saliency"
+    if args.action == "train":
+        from .saliency.train import TrainConfig, train
+
+        args.out = args.out or "runs/iasm"
+        cfg = TrainConfig(data=args.data or str(saliency_root / "nus_scene"), out=args.out, epochs=args.epochs, batch_size=args.batch_size,
+                          seed=args.seed, limit=args.limit)
+        state = train(cfg)
+        print(f"best validation CC {state['best_cc']:.4f}: {Path(args.out) / 'best.safetensors'}")
+    elif args.action == "eval":
+        from .saliency.report import run_eval
+
+        result = run_eval(args.data or str(saliency_root), weights=args.weights, max_side=args.max_side,
+                          log=None if args.json else print)
+        print(json.dumps(result) if args.json else json.dumps(result, indent=2))
+    else:
+        from .saliency.predict import predict_to_folder
+
+        if not args.out:
+            raise ValueError("saliency predict needs --out DIR")
+        report = predict_to_folder([Path(t) for t in args.targets], Path(args.out), weights=args.weights)
+        for item in report["written"]:
+            print(f"{item['image']} -> {item['map']}, {item['overlay']}")
+        print(f"{len(report['written'])} written, {len(report['failed'])} failed")
+        return 1 if report["failed"] and not report["written"] else 0
+    return 0
+
+
+def _data(args) -> int:
+    from .data.check import check, convert_to_jsonl, format_table
+
+    if args.action == "convert":
+        if not args.out:
+            raise ValueError("data convert needs --out DIR")
+        result = convert_to_jsonl(args.format, args.root, args.out, photos_root=args.photos)
+    else:
+        result = check(args.format, args.root, photos_root=args.photos)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(format_table(result))
+    for split, path in result.get("written", {}).items():
+        print(f"wrote {path} ({result['splits'][split]['records']} records)")
+    return 0  # a report: missing photos are counted, not failed on
+
+
+def _train(args) -> int:
+    from .training.loop import train
+    from .training.settings import TrainSettings
+
+    settings = TrainSettings.load(args.config)
+    if args.out:
+        settings.out = args.out
+    if args.max_steps:
+        settings.max_steps = args.max_steps
+    state = train(settings)
+    print(f"trained to step {state['step']}: {settings.out}/model")
+    return 0
+
+
+def _eval(args) -> int:
+    from .evaluation.run import ABLATION, evaluate, table
+
+    sources = list(ABLATION) if args.ablate_saliency else None
+    result = evaluate(args.checkpoint, args.data, args.split, args.out, sources=sources, aspects=args.aspects,
+                      batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, image_root=args.image_root,
+                      log=None if args.json else print)
+    if args.json:
+        slim = {**result, "results": {k: {m: v for m, v in r.items() if m != "per_image"}
+                                      for k, r in result["results"].items()}}
+        print(json.dumps(slim))
+    else:
+        print(table(result))
+        print(f"per-photo scores and configuration: {args.out}/results.json")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="asemllm", description="Aesthetic critiques of photos with a "
                                 "saliency-enhanced multimodal LLM (ASE-MLLM).")
@@ -75,7 +155,64 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--repeats", type=int, default=None, help="timed repeats per side (default 10 for vision, 3 for generate); medians are reported")
     b.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     b.set_defaults(func=_bench)
+
+    s = sub.add_parser("saliency", help="train, evaluate and use the IASM saliency module")
+    s.add_argument("action", choices=["train", "eval", "predict"])
+    s.add_argument("targets", nargs="*", help="predict: photos or folders")
+    s.add_argument("--data", default=None,
+                   help="train: NUS scene folder; eval: folder holding nus_scene/ and salicon_examples/ "
+                        "(default: ../shared/data/saliency or $ASEMLLM_SHARED_DATA/saliency)")
+    s.add_argument("--out", default=None, help="train: run folder (default runs/iasm); predict: output folder")
+    s.add_argument("--weights", default="bundled", help="IASM weights: 'bundled' or a best.safetensors path")
+    s.add_argument("--epochs", type=int, default=16)
+    s.add_argument("--batch-size", type=int, default=16)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--limit", type=int, default=None, help="train: first N photos per split (quick trials)")
+    s.add_argument("--max-side", type=int, default=512, help="eval: longer side of the scoring frame")
+    s.add_argument("--json", action="store_true", help="eval: one line of JSON")
+    s.set_defaults(func=_saliency)
+
+    d = sub.add_parser("data", help="convert and check aesthetic-critique datasets")
+    d.add_argument("action", choices=["convert", "check"],
+                   help="convert: write OUT/<split>.jsonl; check: report records, photos, gaps, repeats")
+    d.add_argument("--format", required=True,
+                   help="pccd, dpc2022, ava-captions, dpc-captions, rpcd, jsonl or csv")
+    d.add_argument("--root", required=True, help="the dataset's folder (or file, for the json/jsonl/csv formats)")
+    d.add_argument("--out", default=None, help="convert: output folder")
+    d.add_argument("--photos", default=None, help="where the photos are (default: the dataset root)")
+    d.add_argument("--json", action="store_true", help="one JSON object instead of the table")
+    d.set_defaults(func=_data)
+
+    t = sub.add_parser("train", help="train ASE-MLLM on converted critique data (resumes from the run's "
+                       "last checkpoint; launch with `accelerate launch` for several processes/GPUs)")
+    t.add_argument("--config", required=True, help="run settings, JSON or YAML (see configs/)")
+    t.add_argument("--out", default=None, help="run folder (overrides the config's `out`)")
+    t.add_argument("--max-steps", type=int, default=None, help="overrides the config's `max_steps`")
+    t.set_defaults(func=_train)
+
+    e = sub.add_parser("eval", help="generate critiques for a split and score them (BLEU, METEOR, ROUGE-L, CIDEr-D)")
+    e.add_argument("--checkpoint", required=True,
+                   help="a saved model folder, 'default' (zero-shot offline model), or a ModelConfig .json")
+    e.add_argument("--data", required=True, help="JSONL written by `asemllm data convert`")
+    e.add_argument("--split", default="test")
+    e.add_argument("--out", required=True, help="folder for predictions-*.jsonl (resumable) and results.json")
+    e.add_argument("--image-root", default="", help="resolve relative image paths against this folder")
+    e.add_argument("--aspects", nargs="*", default=None, help="only these aspects (default: all)")
+    e.add_argument("--batch-size", type=int, default=8)
+    e.add_argument("--max-new-tokens", type=int, default=96)
+    e.add_argument("--ablate-saliency", action="store_true",
+                   help="run the split with saliency from iasm, none, centre-bias and random, side by side")
+    e.add_argument("--json", action="store_true", help="one line of JSON (without per-photo scores)")
+    e.set_defaults(func=_eval)
     return p
+
+
+def _shared():
+    """../shared/data beside the checkout, where this project keeps its real data."""
+    import os
+    from pathlib import Path
+
+    return Path(os.environ.get("ASEMLLM_SHARED_DATA") or Path.cwd().parent / "shared" / "data")
 
 
 def main(argv: list[str] | None = None) -> int:

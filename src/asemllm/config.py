@@ -24,6 +24,9 @@ class IASMConfig:
     image_size: int = 112
     decoder_dim: int = 64
     centre_bias: bool = True
+    # "bundled": the IASM trained on NUS fixations that ships in the package; a path: your own
+    # `asemllm saliency train` result; None: untrained decoder (pretrained CNN only).
+    weights: str | None = "bundled"
 
 
 @dataclass
@@ -73,6 +76,20 @@ class LMConfig:
     lora: LoRAConfig | None = None
 
 
+# One prompt per PCCD aspect, plus an undivided critique. Saved in config.json with the model, so
+# evaluation asks exactly what training asked.
+DEFAULT_PROMPTS = {
+    "general_impression": "Give your general impression of this photo.",
+    "subject_of_photo": "Critique the subject of this photo.",
+    "composition": "Critique the composition of this photo.",
+    "use_of_camera": "Critique the use of the camera: exposure, shutter speed and aperture.",
+    "depth_of_field": "Critique the depth of field of this photo.",
+    "color_lighting": "Critique the colour and lighting of this photo.",
+    "focus": "Critique the focus of this photo.",
+    "overall": "Write an aesthetic critique of this photo.",
+}
+
+
 @dataclass
 class ModelConfig:
     vision: VisionConfig = field(default_factory=VisionConfig)
@@ -80,8 +97,15 @@ class ModelConfig:
     fusion: FusionConfig = field(default_factory=FusionConfig)
     projector: ProjectorConfig = field(default_factory=ProjectorConfig)
     lm: LMConfig = field(default_factory=LMConfig)
-    # "iasm": fuse the IASM's saliency; "none": skip fusion (the plain-ViT ablation).
+    # where the saliency map comes from: "iasm" (default), "centre-bias" or "random" (ablations:
+    # stand-in maps weight the IASM's features), "none" (no fusion: the plain-ViT ablation)
     saliency: str = "iasm"
+    prompts: dict = field(default_factory=lambda: dict(DEFAULT_PROMPTS))
+
+    def prompt(self, aspect: str) -> str:
+        if aspect not in self.prompts:
+            raise ValueError(f"no prompt for aspect {aspect!r}; this model knows {sorted(self.prompts)}")
+        return self.prompts[aspect]
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -109,7 +133,7 @@ def _from_dict(cls, d: dict):
         raise ValueError(f"{cls.__name__}: unknown config keys {sorted(unknown)}")
     kwargs = {}
     for name, value in d.items():
-        if name in _NESTED and isinstance(value, dict):
+        if name in _NESTED and isinstance(value, dict) and name != "prompts":
             value = _from_dict(_NESTED[name], value)
         elif isinstance(value, list):  # JSON has no tuples
             value = tuple(value)
@@ -121,7 +145,7 @@ def tiny_config() -> ModelConfig:
     """Random-weight model of a few layers: for unit tests, builds in well under a second."""
     return ModelConfig(
         vision=VisionConfig(backbone="tiny-vit", image_size=64),
-        iasm=IASMConfig(backbone="tiny-cnn", image_size=64, decoder_dim=16),
+        iasm=IASMConfig(backbone="tiny-cnn", image_size=64, decoder_dim=16, weights=None),
         fusion=FusionConfig(layers=(0, 1), num_heads=2, kv_grid=4),
         projector=ProjectorConfig(reduce=2),
         lm=LMConfig(backbone="tiny-lm"),

@@ -49,6 +49,15 @@ def set_stage(model, stage: str) -> list[Row]:
     return rows
 
 
+def train_mode(model) -> None:
+    """model.train(), but parts with nothing to train stay in eval mode: a frozen IASM's
+    batch-norm statistics must not drift, and frozen blocks should not apply dropout."""
+    model.train()
+    for part in (model.iasm, model.vision.tower, model.lm):
+        if not any(p.requires_grad for p in part.parameters()):
+            part.eval()
+
+
 def _add_default_lora(model) -> None:
     from .config import LoRAConfig
     from .model.language_model import add_lora

@@ -10,7 +10,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from .generation import Sampling, decode, positions
-from .iasm import IASM, saliency_tokens
+from .iasm import IASM, SOURCES, ablation_density, saliency_features, saliency_tokens
 from .ias_vit import IASViT
 from .language_model import splice_image_embeddings
 from .projector import Projector
@@ -48,14 +48,21 @@ class AestheticCaptioner(nn.Module):
 
     # ---- images --------------------------------------------------------------------------
     def encode_images(self, images) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """images (B,3,S,S) in [0,1] (or PIL/paths) -> (LM embeddings (B,n,D), log-density or None)."""
+        """images (B,3,S,S) in [0,1] (or PIL/paths) -> (LM embeddings (B,n,D), log-density or None).
+
+        config.saliency picks where the map comes from: the IASM, a centre-bias or random stand-in
+        (ablations; the IASM still supplies the features), or "none" (plain ViT, no fusion).
+        """
         images = self._as_tensor(images)
+        source = self.config.saliency
+        if source not in SOURCES:
+            raise ValueError(f"unknown saliency source {source!r}; choose one of {SOURCES}")
         sal, log_density = None, None
-        if self.config.saliency == "iasm":
+        if source != "none":
             out = self.iasm(images)
-            sal, log_density = saliency_tokens(out.features, self.config.fusion.kv_grid), out.log_density
-        elif self.config.saliency != "none":
-            raise ValueError(f"unknown saliency source {self.config.saliency!r}; use 'iasm' or 'none'")
+            log_density = out.log_density
+            density = out.grid_density if source == "iasm" else ablation_density(source, out.grid_density)
+            sal = saliency_tokens(saliency_features(out.decoder, density), self.config.fusion.kv_grid)
         patches = self.vision(images, sal)  # (B, g*g, C)
         return self.projector(patches, self.vision.grid), log_density
 

@@ -2,8 +2,9 @@
 
 A CNN encoder gives features at strides 8/16/32; a light top-down decoder merges them at stride 8;
 a 1x1 head plus a learned centre-bias prior gives saliency logits, turned into a log-density over
-the pixels of the input. The decoder features and the density, pooled to a small grid, are the
-tokens the IAS-ViT attends to.
+the pixels of the input. The tokens the IAS-ViT attends to are the decoder features weighted by
+the saliency density, plus the density itself, pooled to a small grid: the map decides what the
+ViT is shown, so swapping the map (the ablations: centre bias, random) really changes the input.
 """
 
 from __future__ import annotations
@@ -17,10 +18,18 @@ from torch import nn
 from ..config import IASMConfig
 
 
+SOURCES = ("iasm", "none", "centre-bias", "random")
+
+
 @dataclass
 class SaliencyOutput:
     log_density: torch.Tensor  # (B, 1, H, W), logsumexp over H*W is 0 for every image
-    features: torch.Tensor  # (B, C+1, h, w) decoder features + density, stride 8
+    decoder: torch.Tensor  # (B, C, h, w) decoder features, stride 8
+    grid_density: torch.Tensor  # (B, 1, h, w) density on the decoder grid; a uniform map is 1
+
+    @property
+    def features(self) -> torch.Tensor:
+        return saliency_features(self.decoder, self.grid_density)
 
 
 class CentreBias(nn.Module):
@@ -78,9 +87,9 @@ class IASM(nn.Module):
         if self.prior is not None:
             logits = logits + self.prior(*logits.shape[-2:])
         log_density = _log_density(logits, (H, W))
+        # scaled so that a uniform map is 1 whatever the grid size
         grid_density = _log_density(logits, logits.shape[-2:]).exp() * logits[0, 0].numel()
-        # density as a channel, scaled so that a uniform map is 1 whatever the grid size
-        return SaliencyOutput(log_density, torch.cat([y, grid_density], dim=1))
+        return SaliencyOutput(log_density, y, grid_density)
 
 
 def _log_density(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -88,6 +97,28 @@ def _log_density(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     B = logits.shape[0]
     up = F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)
     return F.log_softmax(up.reshape(B, -1), dim=-1).reshape(B, 1, *size)
+
+
+def saliency_features(decoder: torch.Tensor, density: torch.Tensor) -> torch.Tensor:
+    """(B,C,h,w) features, (B,1,h,w) density (mean 1) -> (B,C+1,h,w): features where people look."""
+    return torch.cat([decoder * density, density], dim=1)
+
+
+def ablation_density(source: str, like: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """A stand-in (B,1,h,w) density with mean 1: "centre-bias" (a centred Gaussian, sigma a quarter
+    of the side) or "random" (smooth noise, fixed seed so ablation runs are repeatable)."""
+    B, _, h, w = like.shape
+    if source == "centre-bias":
+        ys = torch.linspace(-1, 1, h, device=like.device)[:, None]
+        xs = torch.linspace(-1, 1, w, device=like.device)[None, :]
+        logits = (-(ys ** 2 + xs ** 2) / (2 * 0.5 ** 2)).expand(B, 1, h, w)
+    elif source == "random":
+        g = torch.Generator().manual_seed(seed)
+        coarse = torch.randn(B, 1, max(h // 4, 2), max(w // 4, 2), generator=g).to(like.device)
+        logits = 2 * F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)
+    else:
+        raise ValueError(f"no stand-in density for saliency source {source!r}")
+    return F.softmax(logits.reshape(B, -1), dim=-1).reshape(B, 1, h, w) * (h * w)
 
 
 def saliency_tokens(features: torch.Tensor, grid: int) -> torch.Tensor:

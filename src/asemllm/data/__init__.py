@@ -1,0 +1,1 @@
+"""Aesthetic-critique datasets: one record schema, readers for the benchmark formats, and checks."""

@@ -1,0 +1,1 @@
+"""Evaluation of generated captions and critiques against human references."""

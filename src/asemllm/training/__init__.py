@@ -1,0 +1,1 @@
+"""Training ASE-MLLM on critique data: settings, samples, the loop, resumable checkpoints."""
