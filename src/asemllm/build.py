@@ -28,24 +28,38 @@ def build_vision(config: ModelConfig):
 BUNDLED_IASM = "weights/iasm-nus.safetensors"
 
 
-def load_iasm_weights(iasm, weights: str) -> None:
-    """Load trained IASM weights ("bundled" or a path); their recorded config must match."""
-    import json
+def _iasm_weights_path(weights: str):
     from importlib.resources import files
     from pathlib import Path
 
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
     path = Path(str(files("asemllm") / BUNDLED_IASM)) if weights == "bundled" else Path(weights)
     if not path.is_file():
-        raise FileNotFoundError(f"IASM weights {path} not found (config iasm.weights={weights!r})")
-    with safe_open(str(path), "pt") as f:
-        trained = json.loads(f.metadata()["config"])
-    mine = {k: v for k, v in asdict(iasm.config).items() if k != "weights"}
-    if {k: v for k, v in trained.items() if k != "weights"} != mine:
-        raise ValueError(f"{path} was trained for IASM config {trained}, not {mine}")
-    iasm.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in load_file(path).items()})
+        raise FileNotFoundError(f"IASM weights {path} not found (iasm.weights={weights!r})")
+    return path
+
+
+def iasm_weights_config(weights: str):
+    """The IASMConfig that trained IASM weights were made with (recorded in the file)."""
+    import json
+
+    from safetensors import safe_open
+
+    from .config import IASMConfig
+
+    with safe_open(str(_iasm_weights_path(weights)), "pt") as f:
+        return IASMConfig(**{**json.loads(f.metadata()["config"]), "weights": weights})
+
+
+def load_iasm_weights(iasm, weights: str) -> None:
+    """Load trained IASM weights ("bundled" or a path); their recorded config must match."""
+    from safetensors.torch import load_file
+
+    trained = asdict(iasm_weights_config(weights))
+    mine = asdict(iasm.config)
+    if {k: v for k, v in trained.items() if k != "weights"} != {k: v for k, v in mine.items() if k != "weights"}:
+        raise ValueError(f"IASM weights {weights!r} were trained for {trained}, not {mine}")
+    state = load_file(str(_iasm_weights_path(weights)))
+    iasm.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
 
 
 def build_model(config: ModelConfig):

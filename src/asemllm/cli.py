@@ -164,7 +164,7 @@ def parser() -> argparse.ArgumentParser:
                         "(default: ../shared/data/saliency or $ASEMLLM_SHARED_DATA/saliency)")
     s.add_argument("--out", default=None, help="train: run folder (default runs/iasm); predict: output folder")
     s.add_argument("--weights", default="bundled", help="IASM weights: 'bundled' or a best.safetensors path")
-    s.add_argument("--epochs", type=int, default=16)
+    s.add_argument("--epochs", type=int, default=8)
     s.add_argument("--batch-size", type=int, default=16)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--limit", type=int, default=None, help="train: first N photos per split (quick trials)")

@@ -21,7 +21,7 @@ from pathlib import Path
 class IASMConfig:
     backbone: str = "efficientnet-lite0"
     # Saliency is a low-frequency signal: a small input keeps the CNN cheap next to the ViT.
-    image_size: int = 112
+    image_size: int = 128
     decoder_dim: int = 64
     centre_bias: bool = True
     # "bundled": the IASM trained on NUS fixations that ships in the package; a path: your own

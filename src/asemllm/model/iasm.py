@@ -68,6 +68,8 @@ class IASM(nn.Module):
         # no bias: a constant shift of the logits vanishes in the softmax, it could never learn
         self.head = nn.Conv2d(d, 1, 1, bias=False)
         self.prior = CentreBias() if config.centre_bias else None
+        # channels-last convolutions run ~20% faster on CPU (oneDNN); the results are the same
+        self.to(memory_format=torch.channels_last)
 
     @property
     def token_dim(self) -> int:
@@ -78,6 +80,7 @@ class IASM(nn.Module):
         H, W = images.shape[-2:]
         s = self.config.image_size
         x = F.interpolate(images, size=(s, s), mode="bilinear", antialias=True, align_corners=False)
+        x = x.contiguous(memory_format=torch.channels_last)
         f8, f16, f32 = self.encoder(x)
         y = self.lateral[2](f32)  # top-down: coarse context refined by finer features
         y = self.lateral[1](f16) + F.interpolate(y, size=f16.shape[-2:], mode="nearest")

@@ -11,13 +11,13 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".g
 
 
 def load_iasm(weights: str = "bundled"):
-    """The IASM alone, with trained weights ("bundled" or a path to `best.safetensors`)."""
+    """The IASM alone, with trained weights ("bundled" or a path to `best.safetensors`); its
+    architecture comes from the config recorded inside the weights file."""
     from ..backbones import load_iasm_encoder
-    from ..build import load_iasm_weights
-    from ..config import IASMConfig
+    from ..build import iasm_weights_config, load_iasm_weights
     from ..model.iasm import IASM
 
-    cfg = IASMConfig(weights=weights)
+    cfg = iasm_weights_config(weights)
     encoder, channels = load_iasm_encoder(cfg.backbone, cfg.image_size, pretrained=False)
     iasm = IASM(cfg, encoder, channels)
     load_iasm_weights(iasm, weights)
