@@ -97,3 +97,25 @@ def test_two_processes_equal_one_with_the_doubled_batch(shared_data, tmp_path):
         moved += "lora_B" in k and one[k].abs().sum().item() > 0
     assert moved > 0  # LoRA really trained (B starts at zero)
     assert _losses(tmp_path / "one") == pytest.approx(_losses(tmp_path / "two"), rel=1e-4)
+
+
+@pytest.mark.slow
+def test_cli_train_then_eval_end_to_end(shared_data, tmp_path, capsys):
+    """`asemllm train` then `asemllm eval` on the trained tiny model (plumbing: the photos it
+    trained on stand in for a test split, so its scores mean nothing)."""
+    from asemllm.cli import main
+    from asemllm.data.records import read_jsonl
+
+    data = _data(shared_data, tmp_path)
+    cfg = tmp_path / "run.json"
+    cfg.write_text(json.dumps(_settings(data, tmp_path / "run", max_steps=4).to_dict()))
+    assert main(["train", "--config", str(cfg)]) == 0
+    test = tmp_path / "test.jsonl"
+    write_jsonl([r.__class__(**{**r.__dict__, "split": "test"}) for r in read_jsonl(data)], test)
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(tmp_path / "run" / "model"), "--data", str(test),
+                 "--split", "test", "--out", str(tmp_path / "eval"), "--max-new-tokens", "8", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    corpus = result["results"]["iasm"]["corpus"]
+    assert {"BLEU-4", "METEOR", "ROUGE-L", "CIDEr-D"} <= set(corpus)
+    assert result["jobs"] == 8 and result["model_config"]["lm"]["lora"]["r"] == 8

@@ -17,15 +17,17 @@ import torch
 KEEP = 3  # older checkpoints are deleted: a crash costs at most save_every steps
 
 
-def trainable_state(model) -> dict[str, torch.Tensor]:
-    """Trainable parameters plus buffers (batch-norm statistics): what an optimiser step can change."""
+def trainable_state(model, full: dict | None = None) -> dict[str, torch.Tensor]:
+    """Trainable parameters plus buffers (batch-norm statistics): what an optimiser step can change.
+    `full`: the complete state dict when the caller gathered it (sharded training)."""
     names = {n for n, p in model.named_parameters() if p.requires_grad}
     params = {n for n, _ in model.named_parameters()}
-    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
+    full = model.state_dict() if full is None else full
+    return {k: v.detach().cpu().contiguous() for k, v in full.items()
             if k in names or (k not in params and not k.startswith(("vision.tower.", "lm.")))}
 
 
-def save(folder: Path, model, opt, sched, state: dict, rank: int, is_main: bool, barrier) -> None:
+def save(folder: Path, model, full: dict, opt, sched, state: dict, rank: int, is_main: bool, barrier) -> None:
     from safetensors.torch import save_file
 
     tmp = folder.with_name(folder.name + ".tmp")
@@ -35,7 +37,7 @@ def save(folder: Path, model, opt, sched, state: dict, rank: int, is_main: bool,
     barrier()
     torch.save(_rng_state(), tmp / f"rng-{rank}.pt")  # every process has its own generators
     if is_main:
-        save_file(trainable_state(model), str(tmp / "trainable.safetensors"))
+        save_file(trainable_state(model, full), str(tmp / "trainable.safetensors"))
         torch.save({"opt": opt.state_dict(), "sched": sched.state_dict()}, tmp / "optim.pt")
         (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2))
     barrier()

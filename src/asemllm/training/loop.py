@@ -94,6 +94,7 @@ def _loop(settings, acc, wrapped, model, opt, sched, samples, state, out, log) -
     size, prompts, b, rank = model.config.vision.image_size, model.config.prompts, settings.batch_size, acc.process_index
     bar = tqdm(total=settings.max_steps, initial=state["step"], disable=not acc.is_main_process, desc="train")
     t0, seen, losses = time.time(), 0, []
+    runlog = RunLog(out) if acc.is_main_process else None
     stop = min(settings.max_steps, state["step"] + settings.session_steps) if settings.session_steps else settings.max_steps
     train_mode(model)
     while state["step"] < settings.max_steps:
@@ -115,24 +116,43 @@ def _loop(settings, acc, wrapped, model, opt, sched, samples, state, out, log) -
             sched.step()
             state.update(step=state["step"] + 1, batch=bi + 1)
             bar.update(1)
-            _report(settings, acc, state, sched, losses, seen / (time.time() - t0), out, bar)
+            _report(settings, acc, state, sched, losses, seen / (time.time() - t0), runlog, bar)
             losses = []
             if state["step"] % settings.save_every == 0 or state["step"] == stop:
-                checkpoints.save(out / "checkpoints" / f"step-{state['step']}", model, opt, sched, dict(state),
-                                 rank, acc.is_main_process, acc.wait_for_everyone)
+                full = acc.get_state_dict(wrapped)  # every process takes part (FSDP gathers shards)
+                checkpoints.save(out / "checkpoints" / f"step-{state['step']}", model, full, opt, sched,
+                                 dict(state), rank, acc.is_main_process, acc.wait_for_everyone)
             if state["step"] >= stop:
                 return
         state.update(epoch=state["epoch"] + 1, batch=0)
 
 
-def _report(settings, acc, state, sched, losses, rate, out, bar) -> None:
+class RunLog:
+    """`log.jsonl` always; TensorBoard event files too when the tensorboard package is installed."""
+
+    def __init__(self, out: Path):
+        self.path = out / "log.jsonl"
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(out / "tensorboard"))
+        except ImportError:
+            self.tb = None
+
+    def write(self, line: dict) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(line) + "\n")
+        if self.tb is not None:
+            for k in ("loss", "lr", "samples_per_s"):
+                self.tb.add_scalar(f"train/{k}", line[k], line["step"])
+
+
+def _report(settings, acc, state, sched, losses, rate, runlog, bar) -> None:
     loss = acc.reduce(torch.stack(losses).mean().to(acc.device), reduction="mean").item()
     bar.set_postfix(loss=f"{loss:.4f}", samples_s=f"{rate:.1f}")
-    if acc.is_main_process and (state["step"] % settings.log_every == 0 or state["step"] == 1):
-        line = {"step": state["step"], "epoch": state["epoch"], "loss": loss,
-                "lr": sched.get_last_lr()[0], "samples_per_s": round(rate, 2)}
-        with open(out / "log.jsonl", "a") as f:
-            f.write(json.dumps(line) + "\n")
+    if runlog is not None and (state["step"] % settings.log_every == 0 or state["step"] == 1):
+        runlog.write({"step": state["step"], "epoch": state["epoch"], "loss": loss,
+                      "lr": sched.get_last_lr()[0], "samples_per_s": round(rate, 2)})
 
 
 def _trim_log(path: Path, step: int) -> None:
