@@ -7,7 +7,6 @@ from these runs is a result.
 import json
 
 import pytest
-import torch
 
 from asemllm.data.records import CritiqueRecord, write_jsonl
 from asemllm.evaluation.run import evaluate, table

@@ -38,7 +38,6 @@ docstring for how each metric is recomputed on a resample.
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import subprocess

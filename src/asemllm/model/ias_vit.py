@@ -65,8 +65,7 @@ class GatedCrossAttention(nn.Module):
         self.mlp_gate = nn.Parameter(torch.zeros(1))
 
     def forward(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        B, N, _ = x.shape
-        M, h = s.shape[1], self.num_heads
+        h = self.num_heads
         q = self.q(self.norm_q(x))  # (B, N, inner)
         k, v = self.kv(self.norm_kv(s)).chunk(2, dim=-1)  # (B, M, inner) each
         k = k + self.kv_pos

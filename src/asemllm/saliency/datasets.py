@@ -365,14 +365,19 @@ def _read_mit1003(root: Path, split: str | None) -> Dataset:
         if stem not in fix_pts:
             ds.skipped.append((stem, f"no fixation map {stem}_fixPts in {map_dir}"))
             continue
-        got = _binary_map(fix_pts[stem])
-        if isinstance(got, str):
-            ds.skipped.append((stem, got))
-            continue
-        pts, shape = got
-        _add_record(ds, stem, image, pts, np.zeros(len(pts), np.int64),
-                    expected=(shape, fix_pts[stem].name), density=maps.get(f"{stem}_fixMap"))
+        _add_from_points_file(ds, stem, image, fix_pts[stem], _binary_map(fix_pts[stem]),
+                              maps.get(f"{stem}_fixMap"))
     return ds
+
+
+def _add_from_points_file(ds, rid, image, source: Path, got, density) -> None:
+    """`got`: (points, frame shape) read from `source`, or the reason it could not be read."""
+    if isinstance(got, str):
+        ds.skipped.append((rid, got))
+        return
+    pts, shape = got
+    # observers unknown in binary maps and point files: all 0
+    _add_record(ds, rid, image, pts, np.zeros(len(pts), np.int64), expected=(shape, source.name), density=density)
 
 
 def _read_mit300(root: Path, split: str | None) -> Dataset:
@@ -429,13 +434,7 @@ def _read_cat2000(root: Path, split: str | None) -> Dataset:
         if rid not in locs:
             ds.skipped.append((rid, f"no fixation file FIXATIONLOCS/{rid}.mat"))
             continue
-        got = _cat2000_locs(locs[rid])
-        if isinstance(got, str):
-            ds.skipped.append((rid, got))
-            continue
-        pts, shape = got
-        _add_record(ds, rid, image, pts, np.zeros(len(pts), np.int64),
-                    expected=(shape, locs[rid].name), density=dens.get(rid))
+        _add_from_points_file(ds, rid, image, locs[rid], _cat2000_locs(locs[rid]), dens.get(rid))
     return ds
 
 
