@@ -1,0 +1,1 @@
+"""The default critic: critique claims backed by measured photo attributes."""
