@@ -30,8 +30,11 @@ test: $(STAMP) java
 test-fast: $(STAMP) java
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# the main job on a photo that ships with scikit-image (NASA's astronaut portrait, public domain)
 demo: $(STAMP)
-	$(BIN)/asemllm info --load
+	mkdir -p runs/demo
+	$(BIN)/python -c "from skimage import data; from PIL import Image; Image.fromarray(data.astronaut()).save('runs/demo/astronaut.png')"
+	$(BIN)/asemllm critique runs/demo/astronaut.png --overlay runs/demo
 
 clean-venv:
 	rm -rf $(VENV)

@@ -61,7 +61,10 @@ def test_readme_command_runs(command):
     if "../shared" in command and not _shared().is_dir():
         pytest.skip(f"the README's example data is not at {_shared()} (set ASEMLLM_SHARED_DATA)")
     out = _run(command)
-    if "--json" in command:
+    if "asemllm critique" in command and "--json" in command:  # JSON lines, one per photo
+        rows = [json.loads(line) for line in out.splitlines()]
+        assert len(rows) >= 10 and all(len(r["critique"]) == 2 for r in rows)
+    elif "--json" in command:
         result = json.loads(out)
         if command.startswith("asemllm bench"):
             assert result["ratio"] > 0 and result["threads"] >= 1 and result["torch"]

@@ -136,10 +136,79 @@ def _eval(args) -> int:
     return 0
 
 
+def _critique(args) -> int:
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from . import load
+    from .saliency.predict import photos_in
+
+    critic = load(args.model)
+    photos = [p for t in args.targets for p in photos_in(Path(t))]
+    done = _done_images(args.out)
+    failed = 0
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    sink = open(args.out, "a") if args.out else None
+    for photo in tqdm(photos, desc="critique", disable=len(photos) < 2 or not args.out):
+        if str(photo) in done:
+            continue
+        try:
+            result = critic.critique(photo, aspects=args.aspects, overlay_dir=args.overlay)
+        except (ValueError, TypeError, OSError) as e:  # one bad photo never stops the batch
+            tqdm.write(f"asemllm: skip {photo}: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        if sink:
+            sink.write(json.dumps(result) + "\n")
+            sink.flush()
+        print(json.dumps(result) if args.json else _as_text(result))
+    return 1 if failed else 0
+
+
+def _done_images(out) -> set[str]:
+    """Photos already in a resumable output file (a half-written last line is ignored)."""
+    from pathlib import Path
+
+    done = set()
+    if out and Path(out).is_file():
+        for line in Path(out).read_text().splitlines():
+            try:
+                done.add(json.loads(line)["image"])
+            except (json.JSONDecodeError, KeyError):
+                continue
+    return done
+
+
+def _as_text(r: dict) -> str:
+    lines = [r["image"], ""]
+    lines += [f"{aspect.replace('_', ' ').capitalize()}: {text}" for aspect, text in r["critique"].items()]
+    lines += ["", "Measured:"]
+    lines += [f"  {k.replace('_', ' ')}: {_num(a['value'])} {a['unit']} ({a['level']})" for k, a in r["attributes"].items()]
+    if r["saliency"]["overlay"]:
+        lines.append(f"Saliency overlay: {r['saliency']['overlay']}")
+    lines.append(f"Model: {r['model']}; {r['timings']['total']:.2f} s")
+    return "\n".join(lines) + "\n"
+
+
+def _num(v) -> str:
+    return "n/a" if v is None else f"{v:.3g}"
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="asemllm", description="Aesthetic critiques of photos with a "
                                 "saliency-enhanced multimodal LLM (ASE-MLLM).")
     sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("critique", help="critique photos: text by aspect, measured attributes, saliency")
+    c.add_argument("targets", nargs="+", help="photos or folders")
+    c.add_argument("--json", action="store_true", help="one JSON object per photo")
+    c.add_argument("--aspects", nargs="*", default=None, help="only these aspects (default: all seven)")
+    c.add_argument("--overlay", default=None, help="write <stem>_overlay.jpg saliency overlays here")
+    c.add_argument("--out", default=None, help="append JSON lines here; photos already in it are skipped (resume)")
+    c.add_argument("--model", default=None, help="a trained ASE-MLLM folder (default: the bundled critic)")
+    c.set_defaults(func=_critique)
 
     info = sub.add_parser("info", help="version and backbone names")
     info.add_argument("--load", action="store_true",

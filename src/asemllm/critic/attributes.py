@@ -150,18 +150,9 @@ def _saliency_at(saliency, small, shape) -> np.ndarray:
     from PIL import Image
 
     if saliency is None:
-        import torch
-
         from ..saliency.predict import predict_maps
 
-        # One 224-px forward pass takes ~20 ms on one core; with more threads on a busy machine,
-        # thread contention made it ~1.5 s.  Restored afterwards (the setting is process-wide).
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            (saliency,) = predict_maps(_iasm(), [small], [shape])
-        finally:
-            torch.set_num_threads(threads)
+        (saliency,) = predict_maps(_iasm(), [small], [shape])
     s = np.asarray(saliency, dtype=np.float32)
     if s.shape != shape:  # resize first: cleaning a 12 MP map would cost more than all the rest
         s = np.asarray(Image.fromarray(s, mode="F").resize((shape[1], shape[0]), Image.BOX, reducing_gap=2.0))

@@ -194,8 +194,10 @@ RULES: list[Rule] = [
           "nothing is lost at either end of the tonal scale"),
          r"hold their detail|both ends of the tonal range|either end of the tonal scale", weight=1.5),
     # -- sharpness and noise (use_of_camera) --
-    Rule("sharpness.soft", ("use_of_camera",), ("sharpness",),
-         lambda v: v["sharpness"] < SHARP_LOW,
+    # soft overall AND a soft subject: a sharp subject on a blurred background is shallow depth
+    # of field, not camera shake, and must not get shutter-speed advice
+    Rule("sharpness.soft", ("use_of_camera",), ("sharpness", "subject_sharpness"),
+         lambda v: v["sharpness"] < SHARP_LOW and v["subject_sharpness"] < SHARP_LOW,
          ("the image is soft overall", "the whole frame lacks crispness",
           "fine detail looks smeared across the frame"),
          r"soft overall|lacks crispness|detail looks smeared",
