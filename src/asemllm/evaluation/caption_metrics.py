@@ -195,25 +195,15 @@ def score_captions(
     if "rouge" in metrics:
         from pycocoevalcap.rouge.rouge import Rouge
 
-        t = time.perf_counter()
         rouge = Rouge()
-        score, scores = rouge.compute_score(gts, res)
-        corpus["ROUGE-L"] = float(score)
-        for i, v in zip(ids, scores):
-            per_image[i]["ROUGE-L"] = float(v)
+        _mean_metric("ROUGE-L", rouge, ids, gts, res, corpus, per_image, timing)
         config["rouge"]["beta"] = float(rouge.beta)
-        timing["rouge"] = time.perf_counter() - t
     if "cider" in metrics:
         from pycocoevalcap.cider.cider import Cider
 
-        t = time.perf_counter()
         cider = Cider()
-        score, scores = cider.compute_score(gts, res)
-        corpus["CIDEr-D"] = float(score)
-        for i, v in zip(ids, scores):
-            per_image[i]["CIDEr-D"] = float(v)
+        _mean_metric("CIDEr-D", cider, ids, gts, res, corpus, per_image, timing)
         config["cider"].update(n=int(cider._n), sigma=float(cider._sigma))
-        timing["cider"] = time.perf_counter() - t
 
     if spice:
         reason = _spice_reason()
@@ -228,6 +218,16 @@ def score_captions(
         "stats": stats,
         "timing_s": timing,
     }
+
+
+def _mean_metric(key, scorer, ids, gts, res, corpus, per_image, timing) -> None:
+    """A pycocoevalcap scorer whose corpus score is the mean of its per-image scores."""
+    t = time.perf_counter()
+    score, scores = scorer.compute_score(gts, res)
+    corpus[key] = float(score)
+    for i, v in zip(ids, scores):
+        per_image[i][key] = float(v)
+    timing[key.split("-")[0].lower()] = time.perf_counter() - t
 
 
 def _check_inputs(predictions, references) -> list:
