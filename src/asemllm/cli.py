@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 
@@ -150,20 +151,20 @@ def _critique(args) -> int:
     failed = 0
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    sink = open(args.out, "a") if args.out else None
-    for photo in tqdm(photos, desc="critique", disable=len(photos) < 2 or not args.out):
-        if str(photo) in done:
-            continue
-        try:
-            result = critic.critique(photo, aspects=args.aspects, overlay_dir=args.overlay)
-        except (ValueError, TypeError, OSError) as e:  # one bad photo never stops the batch
-            tqdm.write(f"asemllm: skip {photo}: {e}", file=sys.stderr)
-            failed += 1
-            continue
-        if sink:
-            sink.write(json.dumps(result) + "\n")
-            sink.flush()
-        print(json.dumps(result) if args.json else _as_text(result))
+    with open(args.out, "a") if args.out else contextlib.nullcontext() as sink:
+        for photo in tqdm(photos, desc="critique", disable=len(photos) < 2 or not args.out):
+            if str(photo) in done:
+                continue
+            try:
+                result = critic.critique(photo, aspects=args.aspects, overlay_dir=args.overlay)
+            except (ValueError, TypeError, OSError) as e:  # one bad photo never stops the batch
+                tqdm.write(f"asemllm: skip {photo}: {e}", file=sys.stderr)
+                failed += 1
+                continue
+            if sink:
+                sink.write(json.dumps(result) + "\n")
+                sink.flush()
+            print(json.dumps(result) if args.json else _as_text(result))
     return 1 if failed else 0
 
 
@@ -194,6 +195,16 @@ def _as_text(r: dict) -> str:
 
 def _num(v) -> str:
     return "n/a" if v is None else f"{v:.3g}"
+
+
+def _serve(args) -> int:
+    from . import load
+    from .server import serve
+
+    _quiet()
+    serve(load(args.model), host=args.host, port=args.port, max_upload_mb=args.max_upload_mb,
+          max_pixels=args.max_pixels, timeout=args.timeout, queue=args.queue)
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -273,6 +284,17 @@ def parser() -> argparse.ArgumentParser:
                    help="run the split with saliency from iasm, none, centre-bias and random, side by side")
     e.add_argument("--json", action="store_true", help="one line of JSON (without per-photo scores)")
     e.set_defaults(func=_eval)
+
+    sv = sub.add_parser("serve", help="HTTP API and web page over the critic (POST /v1/critique, GET /, GET /health)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--max-upload-mb", type=float, default=20, help="largest accepted upload (default 20 MB)")
+    sv.add_argument("--max-pixels", type=int, default=50_000_000, help="largest accepted photo (default 50 MP)")
+    sv.add_argument("--timeout", type=float, default=60, help="seconds before a critique answers 504 (default 60)")
+    sv.add_argument("--queue", type=int, default=4,
+                    help="critiques that may wait behind the running one; more get 503 (default 4)")
+    sv.add_argument("--model", default=None, help="a trained ASE-MLLM folder (default: the bundled critic)")
+    sv.set_defaults(func=_serve)
     return p
 
 

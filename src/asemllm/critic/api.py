@@ -27,13 +27,13 @@ class Critic:
 
     def critique(self, image, aspects=None, overlay_dir=None, seed: int = 0) -> dict:
         """image: a path, PIL image or uint8 array -> the critique record (see README)."""
-        from ..images import load_image
+        from ..images import MIN_SIDE, load_image
         from ..saliency.predict import heat_overlay, predict_maps
         from .attributes import measure
         from .teacher import ASPECTS
 
         t = {"start": time.perf_counter()}
-        photo = load_image(image)
+        photo = load_image(image, min_side=MIN_SIDE)
         name = str(image) if isinstance(image, (str, Path)) else "<image>"
         (sal,) = predict_maps(self.iasm, [photo], [(photo.height, photo.width)])
         t["saliency"] = time.perf_counter()

@@ -1,0 +1,308 @@
+"""`asemllm serve`: the HTTP API and page over the real critic, with real photos."""
+
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+PHOTO = "photos/misc/grace_hopper.jpg"
+
+
+@pytest.fixture(scope="module")
+def critic():
+    import asemllm
+
+    return asemllm.load()
+
+
+def _start(critic, **kw):
+    from asemllm.server import make_server
+
+    server = make_server(critic, "127.0.0.1", 0, quiet=True, **kw)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def _stop(server):
+    server.shutdown()
+    server.server_close()
+    server.service.close()
+
+
+@pytest.fixture(scope="module")
+def base(critic):
+    server, url = _start(critic, queue=4, max_upload_mb=1)
+    yield url
+    _stop(server)
+
+
+def _call(url, data=None, ctype=None, timeout=120):
+    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+    if ctype:
+        req.add_header("Content-Type", ctype)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def _jpeg(size=(64, 48)):
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def _assert_critique(status, body):
+    assert status == 200, body[:300]
+    r = json.loads(body)
+    assert len(r["critique"]) == 7 and all(isinstance(t, str) and t for t in r["critique"].values())
+    assert r["attributes"] and all({"value", "unit", "level"} <= set(a) for a in r["attributes"].values())
+    assert base64_image(r["overlay_png_base64"])
+    assert len(r["saliency"]["peak"]) == 2
+    return r
+
+
+def base64_image(b64):
+    import base64
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(base64.b64decode(b64))) as im:
+        return im.size[0] > 0
+
+
+def test_health(base, critic):
+    status, _, body = _call(base + "/health")
+    assert status == 200
+    h = json.loads(body)
+    assert h == {"status": "ok", "model": critic.name, "queue": 0, "busy": False}
+
+
+def test_page(base):
+    status, headers, body = _call(base + "/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    page = body.decode()
+    for needle in ('id="file"', 'type="file"', 'id="critique"', 'id="overlay"', 'id="attributes"'):
+        assert needle in page
+    assert "http://" not in page and "https://" not in page  # self-contained: nothing external
+
+
+def test_raw_jpeg(base, shared_data):
+    data = (shared_data / PHOTO).read_bytes()
+    status, _, body = _call(base + "/v1/critique", data, "image/jpeg")
+    r = _assert_critique(status, body)
+    assert r["saliency"]["overlay"] is None and r["overlay_mime"] == "image/jpeg"
+
+
+def test_multipart_jpeg(base, shared_data):
+    data = (shared_data / PHOTO).read_bytes()
+    boundary = "----asemllmtestboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"hopper.jpg\"\r\n"
+            f"Content-Type: image/jpeg\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    status, _, out = _call(base + "/v1/critique", body, f"multipart/form-data; boundary={boundary}")
+    r = _assert_critique(status, out)
+    assert r["image"] == "hopper.jpg"
+
+
+def test_aspects_query(base):
+    status, _, body = _call(base + "/v1/critique?aspects=composition,focus", _jpeg(), "image/jpeg")
+    assert status == 200 and list(json.loads(body)["critique"]) == ["composition", "focus"]
+    status, _, body = _call(base + "/v1/critique?aspects=bogus", _jpeg(), "image/jpeg")
+    assert status == 400 and "bogus" in json.loads(body)["error"]
+
+
+@pytest.mark.parametrize("data, words", [(b"", "empty"), (b"just some text, not a photo\n" * 20, "not an image")])
+def test_not_an_image(base, data, words):
+    status, headers, body = _call(base + "/v1/critique", data, "image/jpeg")
+    assert status == 400 and headers["Content-Type"] == "application/json"
+    err = json.loads(body)["error"]
+    assert words in err and "\n" not in err
+
+
+def test_truncated_jpeg(base, shared_data):
+    data = (shared_data / PHOTO).read_bytes()
+    status, _, body = _call(base + "/v1/critique", data[: len(data) // 3], "image/jpeg")
+    assert status == 400, body
+    assert "\n" not in json.loads(body)["error"]
+
+
+def test_tiny_image(base):
+    status, _, body = _call(base + "/v1/critique", _jpeg((20, 20)), "image/jpeg")
+    assert status == 400
+    assert "20x20" in json.loads(body)["error"]
+
+
+def test_too_many_pixels(critic):
+    from PIL import Image
+
+    server, url = _start(critic, max_pixels=10_000)
+    try:
+        buf = io.BytesIO()
+        Image.new("RGB", (200, 100), (90, 120, 60)).save(buf, "PNG")
+        status, _, body = _call(url + "/v1/critique", buf.getvalue(), "image/png")
+        assert status == 400 and "too many pixels" in json.loads(body)["error"]
+    finally:
+        _stop(server)
+
+
+def test_upload_over_limit_is_413_before_reading(base):
+    port = int(base.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        # claims 50 MB but sends nothing: the answer must come from the header alone
+        s.sendall(b"POST /v1/critique HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+                  b"Content-Length: 52428800\r\n\r\n")
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413")
+    assert "limit" in json.loads(body)["error"]
+    assert _call(base + "/health")[0] == 200
+
+
+def test_queue_full_gives_503(critic, shared_data):
+    server, url = _start(critic, queue=1)
+    try:
+        data = (shared_data / PHOTO).read_bytes()
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(lambda _: _call(url + "/v1/critique", data, "image/jpeg"), range(8)))
+        codes = sorted(r[0] for r in results)
+        assert codes.count(200) >= 2 and codes.count(503) >= 1, codes  # the running one and the one waiting
+        assert set(codes) <= {200, 503}
+        assert all(r[1].get("Retry-After") == "2" for r in results if r[0] == 503)
+        status, _, body = _call(url + "/health")
+        assert status == 200 and json.loads(body) == {"status": "ok", "model": critic.name, "queue": 0,
+                                                      "busy": False}
+        assert _call(url + "/v1/critique", data, "image/jpeg")[0] == 200  # slots came back
+    finally:
+        _stop(server)
+
+
+class _Broken:
+    name = "broken"
+
+    def critique(self, image, aspects=None, overlay_dir=None):
+        raise RuntimeError("boom\nsecond line")
+
+
+class _Slow:
+    name = "slow"
+
+    def __init__(self):
+        self.release = threading.Event()
+
+    def critique(self, image, aspects=None, overlay_dir=None):
+        self.release.wait(10)
+        return {"critique": {}, "attributes": {}, "saliency": {"overlay": None, "peak": [0, 0]}, "timings": {}}
+
+
+def test_unexpected_error_is_500_and_server_stays_up():
+    server, url = _start(_Broken())
+    try:
+        for _ in range(2):
+            status, _, body = _call(url + "/v1/critique", _jpeg(), "image/jpeg")
+            assert status == 500
+            err = json.loads(body)["error"]
+            assert "boom" in err and "\n" not in err
+        assert _call(url + "/health")[0] == 200
+    finally:
+        _stop(server)
+
+
+def test_timeout_is_504():
+    slow = _Slow()
+    server, url = _start(slow, timeout=0.5)
+    try:
+        status, _, body = _call(url + "/v1/critique", _jpeg(), "image/jpeg")
+        assert status == 504 and "0.5 s" in json.loads(body)["error"]
+        h = json.loads(_call(url + "/health")[2])
+        assert h["busy"] is True  # the timed-out work still holds the worker: no pile-up behind it
+        slow.release.set()
+    finally:
+        slow.release.set()
+        _stop(server)
+
+
+def test_bad_requests_do_not_kill_the_server(base):
+    assert _call(base + "/nowhere")[0] == 404
+    assert _call(base + "/v1/critique")[0] == 405
+    status, _, _ = _call(base + "/v1/critique", b"--x\r\nnonsense", "multipart/form-data; boundary=zzz")
+    assert status == 400
+    assert _call(base + "/health")[0] == 200
+
+
+def test_cli_has_serve():
+    from asemllm.cli import parser
+
+    args = parser().parse_args(["serve", "--port", "0", "--queue", "1"])
+    assert (args.host, args.port, args.queue, args.max_upload_mb, args.max_pixels, args.timeout) == \
+        ("127.0.0.1", 0, 1, 20, 50_000_000, 60)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (apt-get install -y chromium)")
+def test_page_renders_in_chromium(base, tmp_path):
+    from PIL import Image
+
+    shot = tmp_path / "page.png"
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,800",
+                    base + "/"], check=False, capture_output=True, timeout=120)
+    assert shot.is_file(), "chromium wrote no screenshot"
+    with Image.open(shot) as im:
+        a = np.asarray(im.convert("L"), dtype=np.float64)
+    assert a.shape == (800, 1200) and a.std() > 5  # text and boxes on the page, not a blank frame
+
+
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                    reason="needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)")
+def test_pick_a_photo_in_chromium(base, shared_data, tmp_path):
+    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install selenium)")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for a in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+              "--window-size=1200,900"):
+        opts.add_argument(a)
+    driver = webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    try:
+        driver.get(base + "/")
+        driver.find_element(By.ID, "file").send_keys(str(shared_data / PHOTO))
+        WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#attributes .attr"))
+        critique = driver.find_element(By.ID, "critique").text
+        assert "composition" in critique.lower() and len(driver.find_elements(By.CSS_SELECTOR, "#critique dt")) == 7
+        bars = driver.find_elements(By.CSS_SELECTOR, "#attributes .fill")
+        assert len(bars) >= 10 and any(b.size["width"] > 0 for b in bars)
+        overlay = driver.find_element(By.ID, "overlay")
+        assert overlay.get_attribute("src").startswith("data:image/jpeg;base64,")
+        assert driver.execute_script("return arguments[0].naturalWidth", overlay) > 0
+        driver.save_screenshot(os.environ.get("ASEMLLM_SCREENSHOT") or str(tmp_path / "done.png"))
+    finally:
+        driver.quit()
