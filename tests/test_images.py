@@ -82,3 +82,10 @@ def test_exif_orientation_applied():
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90° CW on display
     assert load_image(_bytes(im, "JPEG", exif=exif)).size == (40, 80)
+
+
+def test_missing_file_is_a_one_line_value_error(tmp_path):
+    from asemllm.images import load_image
+
+    with pytest.raises(ValueError, match="nope.jpg: no such file"):
+        load_image(tmp_path / "nope.jpg")

@@ -38,8 +38,8 @@ def load_image(image, min_side: int = 1, max_pixels: int | None = None):
             raise ValueError(f"{name}: not an image (or a format Pillow cannot read)") from None
         except Image.DecompressionBombError:
             raise ValueError(f"{name}: too many pixels (over the {limit:,}-pixel limit)") from None
-        except FileNotFoundError:
-            raise
+        except FileNotFoundError:  # one kind of error for every photo that cannot be used
+            raise ValueError(f"{name}: no such file") from None
         except (OSError, SyntaxError, EOFError) as e:  # truncated or corrupt data
             raise ValueError(f"{name}: cannot read image ({_one_line(e)})") from None
         image = im
