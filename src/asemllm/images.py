@@ -99,6 +99,15 @@ def square(image, size: int, fill=(124, 116, 104)):
     return canvas.resize((size, size), Image.BICUBIC)
 
 
+def resize_map(a, shape: tuple[int, int]):
+    """A float map (h, w) -> `shape` (H, W), bilinear, as float64."""
+    import numpy as np
+    from PIL import Image
+
+    img = Image.fromarray(np.asarray(a, dtype=np.float32), mode="F")
+    return np.asarray(img.resize((shape[1], shape[0]), Image.BILINEAR), dtype=np.float64)
+
+
 def square_points(points, hw: tuple[int, int], size: int):
     """(N,2) x,y pixel coordinates in an (h,w) photo -> the same places in `square(photo, size)`."""
     h, w = hw

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..images import resize_map
+
 
 @dataclass
 class CentreBias:
@@ -44,7 +46,7 @@ def spectral_residual(image, shape: tuple[int, int], width: int = 64) -> np.ndar
     residual = log_amp - uniform_filter(log_amp, size=3, mode="nearest")
     sal = np.abs(np.fft.ifft2(np.exp(residual + 1j * np.angle(f)))) ** 2
     sal = gaussian_filter(sal, sigma=width / 25)  # the paper's 8 px blur at 64 px wide
-    return _resize(sal, shape) + 1e-12
+    return resize_map(sal, shape) + 1e-12
 
 
 class ImgFocus:
@@ -72,13 +74,6 @@ class ImgFocus:
         canvas[top:top + rh, left:left + rw] = np.asarray(image.convert("RGB").resize((rw, rh), Image.BILINEAR))
         x = ((canvas / 255 - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]).astype(np.float32)
         out = self.session.run(None, {self.input: x.transpose(2, 0, 1)[None]})[0][0, 0]  # (h', w')
-        full = _resize(out, (self.size, self.size))[top:top + rh, left:left + rw]
+        full = resize_map(out, (self.size, self.size))[top:top + rh, left:left + rw]
         full = full - full.min()  # scores may be logits: shift to positive, order unchanged
-        return _resize(full, shape) + 1e-12
-
-
-def _resize(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    from PIL import Image
-
-    img = Image.fromarray(np.asarray(a, dtype=np.float32), mode="F")
-    return np.asarray(img.resize((shape[1], shape[0]), Image.BILINEAR), dtype=np.float64)
+        return resize_map(full, shape) + 1e-12

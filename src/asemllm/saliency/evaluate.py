@@ -26,8 +26,9 @@ def eval_frame(size: tuple[int, int], max_side: int) -> tuple[int, int]:
 
 
 def scaled_points(record, shape) -> np.ndarray:
-    h, w = record.size
-    return record.points * [shape[1] / w, shape[0] / h]
+    from .density import resize_points
+
+    return resize_points(record.points, record.size, shape)
 
 
 def bootstrap(values, n: int = 1000, seed: int = 0) -> dict:

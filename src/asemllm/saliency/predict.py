@@ -27,22 +27,15 @@ def load_iasm(weights: str = "bundled"):
 @torch.no_grad()
 def predict_maps(iasm, photos: list, shapes: list[tuple[int, int]], size: int = 224) -> list[np.ndarray]:
     """PIL photos -> probability maps (sum 1) at the given (h, w), through the captioner's square frame."""
-    from ..images import to_batch, unsquare
+    from ..images import resize_map, to_batch, unsquare
 
     out = iasm(to_batch(photos, size)).log_density.exp()[:, 0].numpy()  # (B, S, S)
     maps = []
     for m, photo, shape in zip(out, photos, shapes):
         framed = unsquare(m, (photo.size[1], photo.size[0]))  # photo frame
-        resized = framed if framed.shape == tuple(shape) else _resize(framed, shape)
+        resized = framed if framed.shape == tuple(shape) else resize_map(framed, shape).clip(min=0)
         maps.append(resized / resized.sum())
     return maps
-
-
-def _resize(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    from PIL import Image
-
-    img = Image.fromarray(a.astype(np.float32), mode="F").resize((shape[1], shape[0]), Image.BILINEAR)
-    return np.asarray(img, dtype=np.float64).clip(min=0)
 
 
 def heat_overlay(photo, sal: np.ndarray, alpha: float = 0.5):
