@@ -1,4 +1,7 @@
-"""`asemllm serve`: the HTTP API and page over the real critic, with real photos."""
+"""`asemllm serve`: the HTTP API and page over the real critic, with real photos.
+
+The HTTP-layer tests run over the teacher critic (a third of a second per photo, so queueing,
+limits and errors are tested in seconds); `test_bundled_critic_over_http` runs the bundled model."""
 
 import io
 import json
@@ -21,7 +24,7 @@ PHOTO = "photos/misc/grace_hopper.jpg"
 def critic():
     import asemllm
 
-    return asemllm.load()
+    return asemllm.load("teacher")
 
 
 def _start(critic, **kw):
@@ -277,13 +280,8 @@ def test_page_renders_in_chromium(base, tmp_path):
 CHROMEDRIVER = shutil.which("chromedriver")
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                    reason="needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)")
-def test_pick_a_photo_in_chromium(base, shared_data, tmp_path):
+def _driver(tmp_path):
     webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install selenium)")
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
@@ -291,18 +289,109 @@ def test_pick_a_photo_in_chromium(base, shared_data, tmp_path):
               "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
               "--window-size=1200,900"):
         opts.add_argument(a)
-    driver = webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    return webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+
+
+def _wait_for_critique(driver):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#attributes .attr"))
+    critique = driver.find_element(By.ID, "critique").text
+    assert "composition" in critique.lower() and len(driver.find_elements(By.CSS_SELECTOR, "#critique dt")) == 7
+    bars = driver.find_elements(By.CSS_SELECTOR, "#attributes .fill")
+    assert len(bars) >= 10 and any(b.size["width"] > 0 for b in bars)
+    overlay = driver.find_element(By.ID, "overlay")
+    assert overlay.get_attribute("src").startswith("data:image/jpeg;base64,")
+    assert driver.execute_script("return arguments[0].naturalWidth", overlay) > 0
+
+
+def _screenshot(driver):
+    from PIL import Image
+
+    with Image.open(io.BytesIO(driver.get_screenshot_as_png())) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.float64)
+
+
+needs_chromedriver = pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)")
+
+
+@pytest.mark.slow
+@needs_chromedriver
+def test_pick_a_photo_in_chromium(base, shared_data, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    driver = _driver(tmp_path)
     try:
         driver.get(base + "/")
         driver.find_element(By.ID, "file").send_keys(str(shared_data / PHOTO))
-        WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#attributes .attr"))
-        critique = driver.find_element(By.ID, "critique").text
-        assert "composition" in critique.lower() and len(driver.find_elements(By.CSS_SELECTOR, "#critique dt")) == 7
-        bars = driver.find_elements(By.CSS_SELECTOR, "#attributes .fill")
-        assert len(bars) >= 10 and any(b.size["width"] > 0 for b in bars)
-        overlay = driver.find_element(By.ID, "overlay")
-        assert overlay.get_attribute("src").startswith("data:image/jpeg;base64,")
-        assert driver.execute_script("return arguments[0].naturalWidth", overlay) > 0
+        _wait_for_critique(driver)
         driver.save_screenshot(os.environ.get("ASEMLLM_SCREENSHOT") or str(tmp_path / "done.png"))
     finally:
         driver.quit()
+
+
+DROP = """
+const bytes = Uint8Array.from(atob(arguments[0]), c => c.charCodeAt(0));
+const dt = new DataTransfer();
+dt.items.add(new File([bytes], "grace_hopper.jpg", {type: "image/jpeg"}));
+const zone = document.getElementById("drop");
+zone.dispatchEvent(new DragEvent("dragenter", {dataTransfer: dt, bubbles: true, cancelable: true}));
+const highlighted = zone.classList.contains("over");
+zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+return highlighted;
+"""
+
+
+@pytest.mark.slow
+@needs_chromedriver
+def test_drop_a_photo_in_chromium(base, shared_data, tmp_path):
+    """A person drags a photo onto the page: the drop zone lights up, the critique, overlay and
+    bars appear, and the screenshot shows them (it differs from the empty page's)."""
+    import base64
+
+    driver = _driver(tmp_path)
+    try:
+        driver.get(base + "/")
+        before = _screenshot(driver)
+        photo = base64.b64encode((shared_data / PHOTO).read_bytes()).decode()
+        assert driver.execute_script(DROP, photo), "the drop zone did not light up on dragenter"
+        _wait_for_critique(driver)
+        after = _screenshot(driver)
+        # the critique and the overlay fill a large part of the window that was blank before
+        assert after.shape == before.shape and (np.abs(after - before).max(axis=2) > 30).mean() > 0.05
+        assert after.std(axis=(0, 1)).max() > 20  # colour from the overlay and the bars, not a blank frame
+    finally:
+        driver.quit()
+
+
+@pytest.mark.slow
+def test_bundled_critic_over_http(shared_data):
+    """The default critic (the bundled ASE-MLLM when its weights are in the package) over HTTP."""
+    import asemllm
+
+    critic = asemllm.load()
+    server, url = _start(critic, queue=2)
+    try:
+        with open(shared_data / PHOTO, "rb") as f:
+            status, _, body = _call(url + "/v1/critique", f.read(), "image/jpeg", timeout=300)
+        r = _assert_critique(status, body)
+        assert r["model"] == critic.name
+        status, _, body = _call(url + "/health")
+        assert status == 200 and json.loads(body)["model"] == critic.name
+    finally:
+        _stop(server)
+
+
+@pytest.mark.slow
+def test_two_hundred_requests_from_another_process():
+    """`asemllm bench serve`: 200 POSTs from 8 concurrent clients against a server in a child
+    process. Nothing but 200 or 503 comes back, the server stays up, and its memory stays flat."""
+    from asemllm.bench import bench_serve
+
+    r = bench_serve(model="teacher", requests=200, concurrency=8)
+    assert r["requests"] == 200 and r["errors_other_than_503"] == 0 and r["server_alive"], r
+    assert set(r["statuses"]) <= {"200", "503"} and r["statuses"]["200"] >= 20, r
+    assert r["rss_growth_mb"] is not None and r["rss_growth_mb"] < 50, r

@@ -103,3 +103,186 @@ def _threads(threads: int | None) -> int:
     if threads:
         torch.set_num_threads(threads)
     return torch.get_num_threads()
+
+
+BENCH_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "coins", "moon", "hubble_deep_field")
+
+
+def bench_critique(model: str | None = None, batch: int = 8, repeats: int = 2, threads: int | None = None) -> dict:
+    """Seconds per photo for the critic (default: the bundled one) on scikit-image's real photos:
+    the first aspect alone, a full seven-aspect critique, and photos in a batch of `batch`; the
+    language model's prefill vs decode time within a full critique; peak resident memory."""
+    import resource
+
+    from PIL import Image
+    from skimage import data
+
+    from .critic.api import load
+    from .critic.teacher import ASPECTS
+
+    threads = _threads(threads)
+    critic = load(model)
+    photos = [Image.fromarray(getattr(data, n)()).convert("RGB") for n in BENCH_PHOTOS[:batch]]
+    one = photos[0]
+    critic.critique(one)  # warm-up: first-call allocations, lazy loads
+    first = statistics.median(_time(lambda: critic.critique(one, aspects=ASPECTS[:1])) for _ in range(repeats))
+    full = statistics.median(_time(lambda: critic.critique(one)) for _ in range(repeats))
+    batched = _time(lambda: critic.critique_batch(photos)) / len(photos)
+    out = {"benchmark": "critique", "model": critic.name, "photos": list(BENCH_PHOTOS[:batch]),
+           "first_aspect_s": round(first, 3), "full_critique_s": round(full, 3),
+           "batch": len(photos), "batch_s_per_photo": round(batched, 3),
+           "batch_speedup": round(full / batched, 2), **_split(critic, one, ASPECTS),
+           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+           "goals": {"first_aspect_s_max": 3, "full_critique_s_max": 20, "batch_speedup_min": 3,
+                     "peak_rss_mb_max": 2500}}
+    return out | machine(threads)
+
+
+def _split(critic, photo, aspects) -> dict:
+    """Prefill (image encoding + prompt, up to the first new token) vs the rest of decoding."""
+    import torch
+
+    from .model.generation import Sampling
+
+    model = critic.model
+    if model is None:
+        return {"prefill_s": None, "decode_s": None, "note": "the teacher writes without a language model"}
+    prompts = [model.config.prompt(a) for a in aspects]
+
+    def run(n):
+        return model.generate_ids([photo], prompts, Sampling(n), repeat=len(aspects))
+
+    with torch.inference_mode():
+        prefill = statistics.median(_time(lambda: run(1)) for _ in range(2))
+        t = time.perf_counter()
+        ids = run(96)
+        total = time.perf_counter() - t
+    new = int((ids != model.tokenizer.pad_token_id).sum())
+    return {"prefill_s": round(prefill, 3), "decode_s": round(total - prefill, 3), "new_tokens": new,
+            "decode_tokens_per_s": round(new / max(total - prefill, 1e-9), 1)}
+
+
+def bench_serve(model: str | None = None, requests: int = 200, concurrency: int = 8, queue: int = 4,
+                start_timeout: float = 600) -> dict:
+    """`asemllm serve` under load from this (second) process: `requests` POSTs of a real photo from
+    `concurrency` client threads that honour 503's Retry-After. Reports the status codes, latency
+    of the answered ones, and the server's resident memory (Linux VmRSS) after warm-up and at the end."""
+    import io
+    import socket
+    import subprocess
+    import sys
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image
+    from skimage import data
+
+    buf = io.BytesIO()
+    Image.fromarray(data.astronaut()).save(buf, "JPEG", quality=90)
+    photo = buf.getvalue()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-c", "from asemllm.cli import main; raise SystemExit(main())", "serve",
+           "--port", str(port), "--queue", str(queue)] + (["--model", model] if model else [])
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        name = _wait_healthy(url, server, start_timeout)
+        statuses, latencies, errors, rss = [], [], [], []
+        lock, done = threading.Lock(), threading.Event()
+
+        def sample_memory():
+            while not done.wait(0.5):
+                rss.append((len(statuses), _rss_mb(server.pid)))
+
+        def client(n):
+            for _ in range(n):
+                t = time.perf_counter()
+                status, retry = _post(url + "/v1/critique", photo)
+                with lock:
+                    statuses.append(status)
+                    if status == 200:
+                        latencies.append(time.perf_counter() - t)
+                    elif status != 503:
+                        errors.append(status)
+                if status == 503:
+                    time.sleep(retry)
+
+        sampler = threading.Thread(target=sample_memory, daemon=True)
+        sampler.start()
+        t0 = time.perf_counter()
+        shares = [requests // concurrency + (i < requests % concurrency) for i in range(concurrency)]
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(client, shares))
+        wall = time.perf_counter() - t0
+        done.set()
+        sampler.join()
+        alive = _get(url + "/health") == 200 and server.poll() is None
+    finally:
+        server.terminate()
+        server.wait(30)
+    warm = [m for n, m in rss if n >= requests // 10 and m is not None]
+    counts = {str(k): statuses.count(k) for k in sorted(set(statuses), key=str)}
+    lat = sorted(latencies)
+    return {"benchmark": "serve", "model": name, "requests": len(statuses), "concurrency": concurrency,
+            "queue": queue, "statuses": counts, "errors_other_than_503": len(errors), "server_alive": alive,
+            "wall_s": round(wall, 1), "answered_per_s": round(len(lat) / wall, 3),
+            "latency_s": {"p50": round(lat[len(lat) // 2], 3), "p95": round(lat[int(len(lat) * 0.95)], 3)} if lat else None,
+            "rss_mb": {"after_warmup": warm[0] if warm else None, "max": max(warm) if warm else None,
+                       "end": warm[-1] if warm else None},
+            "rss_growth_mb": round(warm[-1] - warm[0], 1) if warm else None, **machine(None)}
+
+
+def _wait_healthy(url: str, server, timeout: float) -> str:
+    import json
+    import urllib.request
+
+    t = time.perf_counter()
+    while time.perf_counter() - t < timeout:
+        if server.poll() is not None:
+            raise RuntimeError(f"asemllm serve exited ({server.returncode}): {server.stderr.read().decode()[-500:]}")
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=5) as r:
+                return json.loads(r.read())["model"]
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"asemllm serve did not answer {url}/health within {timeout:.0f} s")
+
+
+def _post(url: str, body: bytes) -> tuple[int, float]:
+    """-> (status, seconds to wait before retrying); a refused or dropped connection is status 0."""
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "image/jpeg"})
+    try:
+        with urllib.request.urlopen(req, timeout=600) as r:
+            r.read()
+            return r.status, 0.0
+    except urllib.error.HTTPError as e:
+        e.read()
+        return e.code, float(e.headers.get("Retry-After") or 1)
+    except OSError:
+        return 0, 1.0
+
+
+def _get(url: str) -> int:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status
+    except OSError:
+        return 0
+
+
+def _rss_mb(pid: int) -> float | None:
+    """Resident memory of a process (Linux /proc); None where that is not available."""
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None

@@ -64,8 +64,11 @@ def load_pretrained(path):
         if not (path / name).is_file():
             raise FileNotFoundError(f"{path / name} not found: not a saved asemllm model folder")
     model = build_model(ModelConfig.load(path / CONFIG))
-    missing, unexpected = model.load_state_dict(load_file(path / WEIGHTS), strict=False)
+    state = load_file(path / WEIGHTS)
+    missing, unexpected = model.load_state_dict(state, strict=False)
     prefixes, aliases = _backbone_prefixes(model.config), _aliases(model.state_dict())
+    if model.config.iasm.weights and not any(k.startswith("iasm.") for k in state):
+        prefixes += ("iasm.",)  # saved without an IASM (`asemllm critic bundle`): the config's weights stand
     missing = [k for k in missing if k not in aliases and not _is_backbone_key(k, prefixes)]
     if missing or unexpected:
         raise ValueError(f"{path / WEIGHTS} does not fit {path / CONFIG}: "

@@ -51,6 +51,11 @@ def _bench(args) -> int:
     _quiet()
     if args.what == "vision":
         result = bench.bench_vision(batch=args.batch, repeats=args.repeats or 10, threads=args.threads)
+    elif args.what == "serve":
+        result = bench.bench_serve(model=args.model, requests=args.requests, concurrency=args.concurrency)
+    elif args.what == "critique":
+        result = bench.bench_critique(model=args.model, batch=args.batch, repeats=args.repeats or 2,
+                                      threads=args.threads)
     else:
         result = bench.bench_generate(new_tokens=args.new_tokens, repeats=args.repeats or 3, threads=args.threads)
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
@@ -143,29 +148,66 @@ def _critique(args) -> int:
     from tqdm import tqdm
 
     from . import load
+    from .images import MIN_SIDE, load_image
     from .saliency.predict import photos_in
 
+    _quiet()
     critic = load(args.model)
-    photos = [p for t in args.targets for p in photos_in(Path(t))]
     done = _done_images(args.out)
+    photos = [p for t in args.targets for p in photos_in(Path(t)) if str(p) not in done]
     failed = 0
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=len(photos), desc="critique", disable=len(photos) < 2 or not args.out)
     with open(args.out, "a") if args.out else contextlib.nullcontext() as sink:
-        for photo in tqdm(photos, desc="critique", disable=len(photos) < 2 or not args.out):
-            if str(photo) in done:
-                continue
-            try:
-                result = critic.critique(photo, aspects=args.aspects, overlay_dir=args.overlay)
-            except (ValueError, TypeError, OSError) as e:  # one bad photo never stops the batch
-                tqdm.write(f"asemllm: skip {photo}: {e}", file=sys.stderr)
-                failed += 1
-                continue
-            if sink:
-                sink.write(json.dumps(result) + "\n")
-                sink.flush()
-            print(json.dumps(result) if args.json else _as_text(result))
+        for i in range(0, len(photos), args.batch_size):
+            loaded, names = [], []
+            for photo in photos[i:i + args.batch_size]:
+                try:  # one bad photo never stops the batch
+                    loaded.append(load_image(photo, min_side=MIN_SIDE))
+                    names.append(str(photo))
+                except ValueError as e:
+                    tqdm.write(f"asemllm: skip {e}", file=sys.stderr)
+                    failed += 1
+            results = critic.critique_batch(loaded, aspects=args.aspects, overlay_dir=args.overlay,
+                                            names=names) if loaded else []
+            for result in results:
+                if sink:
+                    sink.write(json.dumps(result) + "\n")
+                    sink.flush()
+                tqdm.write(json.dumps(result) if args.json else _as_text(result))
+            bar.update(len(photos[i:i + args.batch_size]))
+    bar.close()
     return 1 if failed else 0
+
+
+def _critic(args) -> int:
+    """The default critic's own pipeline: training data, measurement, bundling into the package."""
+    if args.action == "data":
+        from .critic.dataset import build
+
+        print(json.dumps(build(args.out or "runs/critic-data", args.root or _shared(), variants=args.variants,
+                               workers=args.workers)))
+    elif args.action == "eval":
+        from .critic.evaluate import measure_critic
+        from .evaluation.run import load_model
+
+        _quiet()
+        model = None if args.model == "teacher" else load_model(args.model)
+        result = measure_critic(model, args.root or _shared(), limit=args.limit)
+        if args.out:
+            from pathlib import Path
+
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result) if args.json else json.dumps({k: v for k, v in result.items()
+                                                                if k != "claim_agreement"} | {
+            "claim_agreement": {k: v for k, v in result["claim_agreement"].items() if k != "examples"}}, indent=2))
+    else:
+        from .critic.bundle import bundle
+
+        print(bundle(args.model, args.out))
+    return 0
 
 
 def _done_images(out) -> set[str]:
@@ -218,8 +260,25 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--aspects", nargs="*", default=None, help="only these aspects (default: all seven)")
     c.add_argument("--overlay", default=None, help="write <stem>_overlay.jpg saliency overlays here")
     c.add_argument("--out", default=None, help="append JSON lines here; photos already in it are skipped (resume)")
-    c.add_argument("--model", default=None, help="a trained ASE-MLLM folder (default: the bundled critic)")
+    c.add_argument("--model", default=None,
+                   help="a trained ASE-MLLM folder, or 'teacher' (default: the bundled critic)")
+    c.add_argument("--batch-size", type=int, default=8, help="photos per batched generation (default 8)")
     c.set_defaults(func=_critique)
+
+    cr = sub.add_parser("critic", help="the bundled critic's pipeline: build its training data, measure a "
+                        "critic on unseen photos, bundle a trained one into the package")
+    cr.add_argument("action", choices=["data", "eval", "bundle"],
+                    help="data: edited real photos + teacher critiques; eval: claim agreement and controlled "
+                         "edits on NUS 401-500; bundle: copy a trained model into asemllm/weights/critic")
+    cr.add_argument("--root", default=None, help="the shared data folder (default ../shared/data)")
+    cr.add_argument("--out", default=None, help="data: output folder (runs/critic-data); eval: a JSON file; "
+                    "bundle: target folder (default: the package's weights/critic)")
+    cr.add_argument("--variants", type=int, default=8, help="data: versions of each photo (the first unedited)")
+    cr.add_argument("--workers", type=int, default=2, help="data: processes")
+    cr.add_argument("--model", default="teacher", help="eval, bundle: a trained model folder (eval: or 'teacher')")
+    cr.add_argument("--limit", type=int, default=None, help="eval: only the first N of the 100 photos")
+    cr.add_argument("--json", action="store_true", help="eval: one line of JSON, with example critiques")
+    cr.set_defaults(func=_critic)
 
     info = sub.add_parser("info", help="version and backbone names")
     info.add_argument("--load", action="store_true",
@@ -227,10 +286,16 @@ def parser() -> argparse.ArgumentParser:
     info.set_defaults(func=_info)
 
     b = sub.add_parser("bench", help="speed benchmarks that print JSON")
-    b.add_argument("what", choices=["vision", "generate"],
-                   help="vision: plain ViT vs IASM+IAS-ViT; generate: bare LM vs captioner tokens/s")
+    b.add_argument("what", choices=["vision", "generate", "critique", "serve"],
+                   help="vision: plain ViT vs IASM+IAS-ViT; generate: bare LM vs captioner tokens/s; "
+                        "critique: seconds per photo of the critic, prefill/decode, peak memory; "
+                        "serve: `asemllm serve` under load from this process (statuses, latency, server memory)")
     b.add_argument("--json", action="store_true", help="one line of JSON")
-    b.add_argument("--batch", type=int, default=8, help="vision: images per forward (default 8)")
+    b.add_argument("--batch", type=int, default=8, help="vision: images per forward; critique: photos per batch (default 8)")
+    b.add_argument("--model", default=None,
+                   help="critique, serve: a trained model folder or 'teacher' (default: the bundled critic)")
+    b.add_argument("--requests", type=int, default=200, help="serve: POSTs in all (default 200)")
+    b.add_argument("--concurrency", type=int, default=8, help="serve: client threads (default 8)")
     b.add_argument("--new-tokens", type=int, default=64, help="generate: tokens to decode (default 64)")
     b.add_argument("--repeats", type=int, default=None, help="timed repeats per side (default 10 for vision, 3 for generate); medians are reported")
     b.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
@@ -293,7 +358,8 @@ def parser() -> argparse.ArgumentParser:
     sv.add_argument("--timeout", type=float, default=60, help="seconds before a critique answers 504 (default 60)")
     sv.add_argument("--queue", type=int, default=4,
                     help="critiques that may wait behind the running one; more get 503 (default 4)")
-    sv.add_argument("--model", default=None, help="a trained ASE-MLLM folder (default: the bundled critic)")
+    sv.add_argument("--model", default=None,
+                    help="a trained ASE-MLLM folder, or 'teacher' (default: the bundled critic)")
     sv.set_defaults(func=_serve)
     return p
 

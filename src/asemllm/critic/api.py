@@ -1,78 +1,134 @@
 """The critic a person uses: photo in; critique by aspect, measured attributes, saliency out.
 
-`load()` gives the default critic. The critique text comes from a trained ASE-MLLM when one is
-given (`load(path)`); without one it comes from the teacher, whose every sentence is a claim
-backed by a measurement of this photo. The JSON says which (`model`).
+`load()` gives the default critic: the ASE-MLLM bundled in the package (trained on teacher
+critiques of real photos, see README "Model card"), or the teacher itself when those weights are
+absent or `load("teacher")` asks for it. `load(path)` uses a trained ASE-MLLM folder. The JSON
+says which (`model`). Whatever writes the text, the measured attributes, the content label and
+the saliency map beside it are computed on the photo itself.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import time
 from pathlib import Path
 
 TEACHER = "asemllm-teacher (rules over measurements, no language model)"
+BUNDLED = Path(__file__).resolve().parents[1] / "weights" / "critic"
+MAX_SEQUENCES = 56  # prompts per generate() call: 8 photos x 7 aspects
 
 
 class Critic:
-    def __init__(self, model=None):
+    def __init__(self, model=None, name: str | None = None):
         from ..saliency.predict import load_iasm
 
         self.model = model  # an AestheticCaptioner, or None for the teacher
         self.iasm = model.iasm if model is not None else load_iasm()
+        self._name = name
 
     @property
     def name(self) -> str:
+        if self._name:
+            return self._name
         return TEACHER if self.model is None else f"ASE-MLLM ({self.model.config.lm.backbone})"
 
     def critique(self, image, aspects=None, overlay_dir=None, seed: int = 0) -> dict:
         """image: a path, PIL image or uint8 array -> the critique record (see README)."""
+        return self.critique_batch([image], aspects, overlay_dir, seed)[0]
+
+    def critique_batch(self, images, aspects=None, overlay_dir=None, seed: int = 0, names=None) -> list[dict]:
+        """Several photos at once (one batched generation): a list of critique records. Timings are
+        per photo (the batch's time divided by its size). Any unusable photo raises ValueError."""
         from ..images import MIN_SIDE, load_image
-        from ..saliency.predict import heat_overlay, predict_maps
+        from ..saliency.predict import predict_maps
         from .attributes import measure
+        from .content import classify
         from .teacher import ASPECTS
 
         t = {"start": time.perf_counter()}
-        photo = load_image(image, min_side=MIN_SIDE)
-        name = str(image) if isinstance(image, (str, Path)) else "<image>"
-        (sal,) = predict_maps(self.iasm, [photo], [(photo.height, photo.width)])
+        photos = [load_image(im, min_side=MIN_SIDE) for im in images]
+        names = names or [str(im) if isinstance(im, (str, Path)) else "<image>" for im in images]
+        sals = predict_maps(self.iasm, photos, [(p.height, p.width) for p in photos])
         t["saliency"] = time.perf_counter()
-        attrs = measure(photo, saliency=sal)
+        attrs = [measure(p, saliency=s) for p, s in zip(photos, sals)]
+        contents = [classify(p, s) for p, s in zip(photos, sals)]
         t["attributes"] = time.perf_counter()
         aspects = list(aspects or ASPECTS)
-        texts = self._texts(photo, attrs, aspects, seed)
+        texts = self._texts(photos, attrs, contents, aspects, seed)
         t["critique"] = time.perf_counter()
+        timings = _timings(t, len(photos))
+        return [self._record(*row, overlay_dir, timings) for row in zip(names, photos, sals, attrs, contents, texts)]
+
+    def _record(self, name, photo, sal, attrs, content, texts, overlay_dir, timings) -> dict:
+        from .content import subject_phrase
+
         peak = divmod(int(sal.argmax()), sal.shape[1])  # (row, col)
-        overlay = None
-        if overlay_dir is not None:
-            Path(overlay_dir).mkdir(parents=True, exist_ok=True)
-            overlay = str(Path(overlay_dir) / f"{Path(name).stem if name != '<image>' else 'image'}_overlay.jpg")
-            heat_overlay(photo, sal).save(overlay, quality=90)
-        return {"image": name, "critique": texts, "overall": texts.get("general_impression") or " ".join(texts.values()),
+        return {"image": name, "critique": texts,
+                "overall": texts.get("general_impression") or " ".join(texts.values()),
                 "attributes": {k: {"value": a.value, "unit": a.unit, "level": a.level} for k, a in attrs.items()},
-                "saliency": {"overlay": overlay, "peak": [peak[1], peak[0]]}, "model": self.name,
-                "timings": _timings(t)}
+                "content": {"label": content.label, "confidence": content.confidence, "top5": content.top5,
+                            "named_in_critique": subject_phrase(content) is not None},
+                "saliency": {"overlay": _overlay(name, photo, sal, overlay_dir), "peak": [peak[1], peak[0]]},
+                "model": self.name, "timings": timings}
 
-    def _texts(self, photo, attrs, aspects, seed) -> dict[str, str]:
+    def _texts(self, photos, attrs, contents, aspects, seed) -> list[dict[str, str]]:
+        from .content import subject_phrase
+        from .teacher import critique
+
+        labels = [subject_phrase(c) for c in contents]
         if self.model is None:
-            from .teacher import critique
-
             rng = random.Random(seed)
-            return {a: critique(attrs, a, rng).text for a in aspects}
-        prompts = [self.model.config.prompt(a) for a in aspects]
-        out = self.model.generate([photo] * len(aspects), prompts, max_new_tokens=96)
-        return {a: t.strip() for a, t in zip(aspects, out)}
+            return [{a: critique(at, a, rng, label).text for a in aspects} for at, label in zip(attrs, labels)]
+        per_call = max(1, MAX_SEQUENCES // len(aspects))
+        out = []
+        for i in range(0, len(photos), per_call):
+            chunk = photos[i:i + per_call]
+            prompts = [self.model.config.prompt(a) for _ in chunk for a in aspects]
+            gen = self.model.generate(chunk, prompts, max_new_tokens=96, repeat=len(aspects))
+            out += [dict(zip(aspects, gen[j * len(aspects):(j + 1) * len(aspects)])) for j in range(len(chunk))]
+        return [{a: name_subject(t.strip(), label) for a, t in texts.items()} for texts, label in zip(out, labels)]
 
 
-def _timings(t: dict) -> dict:
+def name_subject(text: str, label: str | None) -> str:
+    """The model (like the teacher without a label) says "the subject"; name it when the classifier
+    is confident: "the subject is centred" -> "the tabby is centred"."""
+    if not label:
+        return text
+    return re.sub(r"\b([Tt])he subject\b", lambda m: f"{m.group(1)}he {label}", text)
+
+
+def _overlay(name, photo, sal, overlay_dir) -> str | None:
+    from ..saliency.predict import heat_overlay
+
+    if overlay_dir is None:
+        return None
+    Path(overlay_dir).mkdir(parents=True, exist_ok=True)
+    path = Path(overlay_dir) / f"{Path(name).stem if name != '<image>' else 'image'}_overlay.jpg"
+    heat_overlay(photo, sal).save(path, quality=90)
+    return str(path)
+
+
+def _timings(t: dict, n: int) -> dict:
     keys = list(t)
-    return {k: round(t[k] - t[prev], 3) for prev, k in zip(keys, keys[1:])} | {"total": round(t[keys[-1]] - t["start"], 3)}
+    out = {k: round((t[k] - t[prev]) / n, 3) for prev, k in zip(keys, keys[1:])}
+    return out | {"total": round((t[keys[-1]] - t["start"]) / n, 3)}
 
 
 def load(path_or_hf_id: str | None = None) -> Critic:
-    """The default critic, or one built on a trained ASE-MLLM (a saved folder or a ModelConfig .json)."""
-    if path_or_hf_id is None:
+    """The default critic (bundled ASE-MLLM, or the teacher without its weights), "teacher", or a
+    trained ASE-MLLM (a saved folder or a ModelConfig .json)."""
+    if path_or_hf_id == "teacher" or (path_or_hf_id is None and not (BUNDLED / "config.json").is_file()):
         return Critic()
     from ..evaluation.run import load_model
 
+    if path_or_hf_id is None:
+        return Critic(load_model(str(BUNDLED)), name=f"asemllm-critic {_version()} (ASE-MLLM trained on "
+                      "teacher critiques of real photos; see the README model card)")
     return Critic(load_model(path_or_hf_id))
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__

@@ -102,10 +102,12 @@ class AestheticCaptioner(nn.Module):
         label_t = torch.tensor([[IGNORE] * (T - len(r)) + r for r in labels])
         return input_ids.to(self.device), mask.to(self.device), label_t.to(self.device)
 
-    def _embed(self, images, prompts, answers=None):
+    def _embed(self, images, prompts, answers=None, repeat: int = 1):
+        """`repeat`: each image serves that many consecutive prompts (encoded once, not per prompt)."""
         image_embeds, log_density = self.encode_images(images)
+        image_embeds = image_embeds.repeat_interleave(repeat, dim=0)  # (B*repeat, n, D)
         if len(prompts) != image_embeds.shape[0]:
-            raise ValueError(f"{image_embeds.shape[0]} images but {len(prompts)} prompts")
+            raise ValueError(f"{image_embeds.shape[0] // repeat} images x {repeat} but {len(prompts)} prompts")
         input_ids, mask, labels = self.tokenize(prompts, answers)
         embeds = splice_image_embeddings(self.lm, input_ids, image_embeds, self.image_token_id)
         return embeds, mask, labels, log_density
@@ -123,15 +125,15 @@ class AestheticCaptioner(nn.Module):
     @torch.no_grad()
     def generate(self, images, prompts: list[str], max_new_tokens: int = 64, do_sample: bool = False,
                  temperature: float = 1.0, top_p: float = 1.0, use_cache: bool = True,
-                 seed: int | None = None, ignore_eos: bool = False) -> list[str]:
+                 seed: int | None = None, ignore_eos: bool = False, repeat: int = 1) -> list[str]:
         return self.tokenizer.batch_decode(
             self.generate_ids(images, prompts, Sampling(max_new_tokens, do_sample, temperature, top_p, ignore_eos),
-                              use_cache=use_cache, seed=seed), skip_special_tokens=True)
+                              use_cache=use_cache, seed=seed, repeat=repeat), skip_special_tokens=True)
 
     @torch.no_grad()
     def generate_ids(self, images, prompts: list[str], sampling: Sampling, use_cache: bool = True,
-                     seed: int | None = None) -> torch.Tensor:
-        embeds, mask, _, _ = self._embed(images, prompts)
+                     seed: int | None = None, repeat: int = 1) -> torch.Tensor:
+        embeds, mask, _, _ = self._embed(images, prompts, repeat=repeat)
         gen = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
         return decode(self.lm, embeds, mask, self._eos_ids(), self.tokenizer.pad_token_id, sampling,
                       use_cache=use_cache, generator=gen)

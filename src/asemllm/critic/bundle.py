@@ -1,0 +1,47 @@
+"""Put a trained critic into the package: the few-MB weights `asemllm.load()` uses by default.
+
+Only what training changed is stored, in fp16: fusion, projector and LoRA. The IASM is left out
+when it is still the bundled NUS-trained one (the config says `weights: bundled`, and the build
+loads it from there); a retrained IASM is kept.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def bundle(model_dir: str | Path, out: str | Path | None = None) -> str:
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from ..checkpoint import CONFIG, WEIGHTS
+    from .api import BUNDLED
+
+    model_dir, out = Path(model_dir), Path(out or BUNDLED)
+    for name in (CONFIG, WEIGHTS):
+        if not (model_dir / name).is_file():
+            raise FileNotFoundError(f"{model_dir / name} not found: not a saved asemllm model folder")
+    config = json.loads((model_dir / CONFIG).read_text())
+    state = load_file(model_dir / WEIGHTS)
+    if config["iasm"].get("weights") == "bundled" and _same_as_bundled_iasm(state):
+        state = {k: v for k, v in state.items() if not k.startswith("iasm.")}
+    state = {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state.items()}
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in state.items()}, out / WEIGHTS, metadata={"format": "pt"})
+    (out / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+    size = (out / WEIGHTS).stat().st_size / 2 ** 20
+    return f"{out}: {len(state)} tensors, {size:.1f} MB"
+
+
+def _same_as_bundled_iasm(state: dict) -> bool:
+    """The checkpoint's IASM equals the shipped one (to fp16 rounding): it was frozen in training."""
+    import torch
+
+    from ..build import BUNDLED_IASM
+    from safetensors.torch import load_file
+
+    shipped = load_file(Path(__file__).resolve().parents[1] / BUNDLED_IASM)
+    mine = {k[len("iasm."):]: v for k, v in state.items() if k.startswith("iasm.")}
+    common = set(shipped) & set(mine)
+    return bool(common) and all(torch.allclose(mine[k].float(), shipped[k].float(), atol=1e-3) for k in common)

@@ -1,0 +1,217 @@
+"""Training data for the default critic: real photos, edited, measured, critiqued by the teacher.
+
+Every training photo is real (../shared/data: NUS scenes 001-400, SALICON, mate, lomiri, misc, and
+scikit-image's own photos). Each is used as taken and in `variants - 1` edited versions: exposure
+shifts, blur, crops that move the subject, rotations, colour casts, sensor-like noise. The labels
+are recomputed on every edited photo (after its JPEG round trip, so they describe exactly the
+pixels the model is shown), so an edit teaches what it changes. NUS 401-500 are never used here:
+they are the photos the critic is measured on (`asemllm.critic.measure_critic`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+WORK_SIDE = 384  # longer side of the stored photos: the model sees 224 px, measurement works at <= 512
+SKIMAGE_TRAIN = ("camera", "chelsea", "coffee", "rocket", "coins")  # astronaut is kept for the demo
+NUS_TRAIN, NUS_EVAL = range(1, 401), range(401, 501)
+
+
+@dataclass(frozen=True)
+class Photo:
+    id: str
+    source: str  # a file path, or "skimage:<name>"
+
+
+def _nus(root: Path, numbers) -> list[Photo]:
+    folder = root / "saliency" / "nus_scene" / "data" / "stimuli"
+    return [Photo(f"nus-{n:03d}", str(folder / f"{n:03d}.jpg")) for n in numbers]
+
+
+def training_photos(root: str | Path) -> list[Photo]:
+    """Every real photo the critic may learn from (none of the evaluation photos)."""
+    root = Path(root)
+    photos = _nus(root, NUS_TRAIN)
+    photos += [Photo(f"salicon-{p.stem}", str(p))
+               for p in sorted((root / "saliency" / "salicon_examples" / "images").rglob("*.jpg"))]
+    for sub in ("mate", "lomiri_20.04", "misc"):
+        photos += [Photo(f"{sub}-{p.stem}", str(p)) for p in sorted((root / "photos" / sub).iterdir())
+                   if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
+    photos += [Photo(f"skimage-{n}", f"skimage:{n}") for n in SKIMAGE_TRAIN]
+    missing = [p.source for p in photos if not p.source.startswith("skimage:") and not Path(p.source).is_file()]
+    if missing:
+        raise ValueError(f"{len(missing)} training photos missing under {root}, e.g. {missing[0]}")
+    return photos
+
+
+def evaluation_photos(root: str | Path) -> list[Photo]:
+    """NUS 401-500: real photos the critic never trains on."""
+    return _nus(Path(root), NUS_EVAL)
+
+
+def open_photo(photo: Photo, side: int = WORK_SIDE):
+    """RGB PIL image, longer side at most `side` (area-averaged)."""
+    from PIL import Image
+
+    from ..images import load_image
+
+    if photo.source.startswith("skimage:"):
+        from skimage import data
+
+        image = load_image(getattr(data, photo.source.split(":", 1)[1])())
+    else:
+        image = load_image(photo.source)
+    scale = side / max(image.size)
+    if scale < 1:
+        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.BOX)
+    return image
+
+
+# ---- edits -------------------------------------------------------------------------------------
+# Each takes and returns float RGB in [0, 1] (or a PIL image for the geometric ones).
+
+def _to_linear(x):
+    import numpy as np
+
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def _to_srgb(x):
+    import numpy as np
+
+    x = np.clip(x, 0.0, 1.0)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
+
+
+def expose(rgb, stops: float):
+    """Scale linear light by 2**stops, as a different shutter speed would (highlights clip)."""
+    return _to_srgb(_to_linear(rgb) * 2.0 ** stops)
+
+
+def tint(rgb, warmth: float):
+    """White-balance shift: red up and blue down by `warmth` in linear light (negative: cooler)."""
+    import numpy as np
+
+    gains = np.array([1 + warmth, 1.0, 1 - warmth], dtype=rgb.dtype)
+    return _to_srgb(_to_linear(rgb) * gains)
+
+
+def add_noise(rgb, sigma: float, rng):
+    import numpy as np
+
+    g = np.random.default_rng(rng.randrange(2 ** 32))
+    return np.clip(rgb + g.normal(0, sigma / 255.0, rgb.shape), 0, 1)
+
+
+def rotate(image, degrees: float):
+    """Counter-clockwise rotation, cropped to the largest centred rectangle with no empty corners."""
+    from PIL import Image
+
+    w, h = image.size
+    a = math.radians(abs(degrees))
+    c, s = math.cos(a), math.sin(a)
+    # the inscribed axis-aligned rectangle of the same aspect ratio (small angles)
+    k = min(w / (w * c + h * s), h / (w * s + h * c))
+    out = image.rotate(degrees, resample=Image.BICUBIC)
+    cw, ch = w * k, h * k
+    return out.crop((round((w - cw) / 2), round((h - ch) / 2), round((w + cw) / 2), round((h + ch) / 2)))
+
+
+def crop(image, frac: float, fx: float, fy: float):
+    """Keep `frac` of each side; (fx, fy) in [0, 1] place the window (0: left/top, 1: right/bottom)."""
+    w, h = image.size
+    cw, ch = round(w * frac), round(h * frac)
+    x, y = round((w - cw) * fx), round((h - ch) * fy)
+    return image.crop((x, y, x + cw, y + ch))
+
+
+def blur(image, radius: float):
+    from PIL import ImageFilter
+
+    return image.filter(ImageFilter.GaussianBlur(radius))
+
+
+def augment(image, rng: random.Random):
+    """A random mix of edits -> (edited PIL image, list of what was done)."""
+    import numpy as np
+    from PIL import Image
+
+    done = []
+    if rng.random() < 0.35:
+        frac, fx, fy = rng.uniform(0.55, 0.85), rng.random(), rng.random()
+        image = crop(image, frac, fx, fy)
+        done.append(f"crop {frac:.2f} at ({fx:.2f}, {fy:.2f})")
+    if rng.random() < 0.3:
+        deg = rng.choice((-1, 1)) * rng.uniform(2.0, 8.0)
+        image = rotate(image, deg)
+        done.append(f"rotate {deg:+.1f} deg")
+    if rng.random() < 0.25:
+        r = rng.uniform(1.0, 4.0)
+        image = blur(image, r)
+        done.append(f"blur {r:.1f} px")
+    rgb = np.asarray(image, dtype=np.float32) / 255.0
+    if rng.random() < 0.5:
+        s = rng.choice((-1, 1)) * rng.uniform(0.7, 2.5)
+        rgb = expose(rgb, s)
+        done.append(f"exposure {s:+.1f} EV")
+    if rng.random() < 0.25:
+        t = rng.choice((-1, 1)) * rng.uniform(0.1, 0.3)
+        rgb = tint(rgb, t)
+        done.append(f"tint {t:+.2f}")
+    if rng.random() < 0.15:
+        sigma = rng.uniform(3.0, 12.0)
+        rgb = add_noise(rgb, sigma, rng)
+        done.append(f"noise {sigma:.1f}")
+    return Image.fromarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)), done
+
+
+# ---- the data set --------------------------------------------------------------------------------
+
+def _variant(job) -> dict:
+    """One stored photo and its teacher record (runs in a worker process)."""
+    import torch
+
+    from ..images import load_image
+    from .attributes import measure
+    from .teacher import critique_all
+
+    torch.set_num_threads(1)
+    photo, k, seed, out = job
+    rng = random.Random(f"{seed}:{photo.id}:{k}")
+    image = open_photo(photo)
+    image, done = augment(image, rng) if k else (image, [])
+    path = Path(out) / "images" / f"{photo.id}-{k}.jpg"
+    image.save(path, quality=95)
+    attrs = measure(load_image(str(path)))  # labels from exactly the pixels the model will see
+    texts = {a: c.text for a, c in critique_all(attrs, rng).items()}
+    return {"id": f"{photo.id}-{k}", "image": f"images/{path.name}", "split": "train",
+            "critiques": {a: [t] for a, t in texts.items() if t},
+            "meta": {"photo": photo.id, "edits": done,
+                     "attributes": {n: a.value for n, a in attrs.items()}}}
+
+
+def build(out: str | Path, root: str | Path, variants: int = 6, seed: int = 0, workers: int = 2,
+          log=print) -> dict:
+    """Write `out/images/*.jpg` and `out/train.jsonl` (CritiqueRecords); resumes a partial build."""
+    from multiprocessing import get_context
+
+    from tqdm import tqdm
+
+    out = Path(out)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    done_path = out / "train.jsonl"
+    done = set()
+    if done_path.is_file():
+        done = {json.loads(line)["id"] for line in done_path.read_text().splitlines() if line.strip()}
+    photos = training_photos(root)
+    jobs = [(p, k, seed, str(out)) for p in photos for k in range(variants) if f"{p.id}-{k}" not in done]
+    log(f"{len(photos)} photos x {variants} variants: {len(done)} done, {len(jobs)} to go")
+    with get_context("spawn").Pool(workers) as pool, open(done_path, "a") as f:
+        for rec in tqdm(pool.imap_unordered(_variant, jobs, chunksize=4), total=len(jobs), desc="critic data"):
+            f.write(json.dumps(rec) + "\n")
+            f.flush()
+    return {"photos": len(photos), "records": len(done) + len(jobs), "out": str(done_path)}

@@ -1,0 +1,150 @@
+"""Is what the critic says true of the photo? Two measurements on photos it never trained on.
+
+1. Claim agreement: every claim the critique makes (found by the teacher's recognisers,
+   `teacher.check_claims`) is checked against the attributes measured on the same photo.
+2. Controlled edits: darken, brighten, blur, tilt, move the subject. An edit counts when the
+   measurement shows its effect (the teacher would say it); the critic reports it when its critique
+   of the aspect the edit touches makes a true claim of that effect.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass
+
+from .teacher import check_claims
+
+PLACEMENT = ("placement.thirds", "placement.centred", "placement.off_centre", "placement.loose")
+
+
+@dataclass(frozen=True)
+class Edit:
+    name: str
+    aspects: tuple[str, ...]  # where the critic should report it
+    effects: tuple[str, ...]  # rule ids that report it
+
+
+EDITS = (
+    Edit("darken 2 stops", ("use_of_camera",), ("exposure.dark",)),
+    Edit("brighten 2 stops", ("use_of_camera",), ("exposure.bright", "highlights.clipped")),
+    Edit("blur 3 px", ("focus", "use_of_camera"), ("focus.subject_soft", "sharpness.soft")),
+    Edit("tilt 5 degrees", ("composition",), ("horizon.tilted",)),
+    Edit("move the subject", ("composition",), PLACEMENT),
+)
+
+
+def apply_edit(name: str, image, sal=None):
+    """The edited photo (PIL). `sal` (the photo's saliency map) places the 'move' crop."""
+    import numpy as np
+    from PIL import Image
+
+    from .dataset import blur, crop, expose, rotate
+
+    if name.startswith(("darken", "brighten")):
+        rgb = expose(np.asarray(image, dtype=np.float32) / 255.0, -2.0 if name.startswith("darken") else 2.0)
+        return Image.fromarray((rgb * 255 + 0.5).astype(np.uint8))
+    if name.startswith("blur"):
+        return blur(image, 3.0)
+    if name.startswith("tilt"):
+        return rotate(image, 5.0)
+    if name == "move the subject":
+        # keep 60% of each side, on the far side from the saliency peak: the subject moves towards an edge
+        y, x = np.unravel_index(int(np.argmax(sal)), sal.shape)
+        return crop(image, 0.6, 0.0 if x > sal.shape[1] / 2 else 1.0, 0.0 if y > sal.shape[0] / 2 else 1.0)
+    raise ValueError(f"unknown edit {name!r}; known: {[e.name for e in EDITS]}")
+
+
+def _critique(model, image, aspects, max_new_tokens) -> dict[str, str]:
+    """{aspect: text} from a trained model (or the teacher when `model` is None)."""
+    from .attributes import measure
+    from .teacher import critique
+
+    if model is None:
+        attrs = measure(image)
+        return {a: critique(attrs, a, random.Random(0)).text for a in aspects}
+    texts = model.generate([image], [model.config.prompt(a) for a in aspects],
+                           max_new_tokens=max_new_tokens, repeat=len(aspects))
+    return dict(zip(aspects, (t.strip() for t in texts)))
+
+
+def claim_agreement(model, photos, max_new_tokens: int = 96, log=None) -> dict:
+    """Share of the claims in the critiques of `photos` (all seven aspects) that the measurements back."""
+    from .attributes import measure
+    from .teacher import ASPECTS
+
+    per_rule, per_aspect, examples = Counter(), Counter(), []
+    empty = 0
+    for i, image in enumerate(photos):
+        attrs = measure(image)
+        texts = _critique(model, image, ASPECTS, max_new_tokens)
+        for aspect, text in texts.items():
+            checks = check_claims(text, attrs)
+            empty += not checks
+            for rule, ok in checks:
+                per_rule[rule, ok] += 1
+                per_aspect[aspect, ok] += 1
+        if i < 3:
+            examples.append(texts)
+        if log:
+            log(i + 1, len(photos))
+    return {"claims": sum(per_rule.values()), "agree": _share(per_rule),
+            "aspects_without_claims": empty,
+            "per_aspect": {a: _share(per_aspect, a) for a in ASPECTS},
+            "per_rule": {r: _share(per_rule, r) for r in sorted({r for r, _ in per_rule})},
+            "examples": examples}
+
+
+def _share(counts: Counter, key=None) -> dict | float | None:
+    if key is None:
+        yes = sum(n for (k, ok), n in counts.items() if ok)
+        total = sum(counts.values())
+        return round(yes / total, 4) if total else None
+    yes, no = counts[key, True], counts[key, False]
+    return {"n": yes + no, "agree": round(yes / (yes + no), 4) if yes + no else None}
+
+
+def edit_detection(model, photos, max_new_tokens: int = 96, log=None) -> dict:
+    """Per edit: how many edits the measurement shows (`shown`) and the critic reports (`reported`)."""
+    from ..saliency.predict import predict_maps
+    from .attributes import measure
+    from .teacher import RULES_BY_ID, values
+
+    from ..saliency.predict import load_iasm
+
+    iasm = load_iasm()
+    rows = {e.name: Counter() for e in EDITS}
+    for i, image in enumerate(photos):
+        (sal,) = predict_maps(iasm, [image], [(image.height, image.width)])
+        before = values(measure(image, saliency=sal))
+        for e in EDITS:
+            edited = apply_edit(e.name, image, sal)
+            after = values(measure(edited))
+            shown = [r for r in e.effects if RULES_BY_ID[r].holds(after)]
+            if e.name == "move the subject":  # only a placement that changed is an effect
+                shown = [r for r in shown if not RULES_BY_ID[r].holds(before)]
+            if not shown:
+                rows[e.name]["not shown by the measurement"] += 1
+                continue
+            rows[e.name]["shown"] += 1
+            texts = _critique(model, edited, e.aspects, max_new_tokens)
+            said = {r for t in texts.values() for r, ok in check_claims(t, after) if ok}
+            rows[e.name]["reported"] += bool(said & set(e.effects))
+        if log:
+            log(i + 1, len(photos))
+    shown = sum(c["shown"] for c in rows.values())
+    reported = sum(c["reported"] for c in rows.values())
+    return {"shown": shown, "reported": reported, "share": round(reported / shown, 4) if shown else None,
+            "per_edit": {k: dict(c) | {"share": round(c["reported"] / c["shown"], 4) if c["shown"] else None}
+                         for k, c in rows.items()}}
+
+
+def measure_critic(model, root, limit: int | None = None, max_new_tokens: int = 96, log=None) -> dict:
+    """Both measurements on NUS 401-500 (`limit`: the first N of them)."""
+    from .dataset import evaluation_photos, open_photo
+
+    photos = [open_photo(p) for p in evaluation_photos(root)[:limit]]
+    name = "teacher" if model is None else model.config.saliency
+    return {"model": name, "photos": len(photos),
+            "claim_agreement": claim_agreement(model, photos, max_new_tokens, log),
+            "controlled_edits": edit_detection(model, photos, max_new_tokens, log)}

@@ -1,0 +1,166 @@
+"""The default critic's pipeline: training data from edited real photos, the measurement of a
+critic on unseen photos, the content label, bundling into the package, batched generation."""
+
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from asemllm.critic import dataset, evaluate
+from asemllm.critic.attributes import measure
+
+
+def test_training_and_evaluation_photos_are_disjoint_and_real(shared_data):
+    train, held_out = dataset.training_photos(shared_data), dataset.evaluation_photos(shared_data)
+    assert len(held_out) == 100 and all(p.id.startswith("nus-") for p in held_out)
+    assert not {p.id for p in train} & {p.id for p in held_out}
+    sources = {p.id.split("-")[0] for p in train}
+    assert sources == {"nus", "salicon", "mate", "lomiri_20.04", "misc", "skimage"}
+    assert "skimage-astronaut" not in {p.id for p in train}  # the demo photo stays unseen
+
+
+def test_edits_move_their_measurements(shared_data):
+    """Each edit the training data uses changes what it should, by about as much as it should."""
+    photo_path = str(shared_data / "photos/lomiri_20.04/Infinite-Sea_by_Aury88.jpg")
+    photo = dataset.open_photo(dataset.Photo("sea", photo_path))
+    before = measure(photo)
+    rgb = np.asarray(photo, dtype=np.float32) / 255
+
+    def as_image(x):
+        return Image.fromarray((np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8))
+
+    dark = measure(as_image(dataset.expose(rgb, -2.0)))
+    assert dark["exposure_ev"].value == pytest.approx(before["exposure_ev"].value - 2, abs=0.25)
+    # a tint is read from near-neutral pixels, so it is tested on a photo with real neutrals (the
+    # white suit); on a sunset sea there are none and the reading is unreliable (README model card)
+    suit = dataset.open_photo(dataset.Photo("astronaut", "skimage:astronaut"))
+    suit_rgb = np.asarray(suit, dtype=np.float32) / 255
+    warm, cool = (measure(as_image(dataset.tint(suit_rgb, t)))["colour_temperature"].value for t in (0.25, -0.25))
+    assert warm < measure(suit)["colour_temperature"].value - 1000 < cool - 2000
+    sea = dataset.open_photo(dataset.Photo("sea", photo_path), side=1024)  # a horizon needs pixels to be found
+    level, tilted = measure(sea), measure(dataset.rotate(sea, 5.0))
+    assert abs(level["horizon_tilt"].value) < 0.5 and tilted["horizon_tilt"].value == pytest.approx(5.0, abs=1.0)
+    soft = measure(dataset.blur(photo, 3.0))
+    assert soft["sharpness"].value < before["sharpness"].value / 4
+    noisy = measure(as_image(dataset.add_noise(rgb, 8.0, random.Random(0))))
+    assert noisy["noise"].value == pytest.approx(8.0, rel=0.3)
+
+
+def test_build_writes_records_from_the_stored_pixels_and_resumes(shared_data, tmp_path, monkeypatch):
+    from asemllm.critic.teacher import check_claims
+
+    few = dataset.training_photos(shared_data)[:2] + [dataset.Photo("skimage-coffee", "skimage:coffee")]
+    monkeypatch.setattr(dataset, "training_photos", lambda root: few)
+    first = dataset.build(tmp_path, shared_data, variants=2, workers=1, log=lambda *a: None)
+    assert first["records"] == 6
+    again = dataset.build(tmp_path, shared_data, variants=3, workers=1, log=lambda *a: None)
+    rows = [json.loads(line) for line in (tmp_path / "train.jsonl").read_text().splitlines()]
+    assert again["records"] == 9 and len(rows) == 9 and len({r["id"] for r in rows}) == 9
+    for r in rows:
+        image = tmp_path / r["image"]
+        attrs = measure(image)  # the labels describe the stored pixels
+        assert {k: v for k, v in r["meta"]["attributes"].items() if v is not None} == pytest.approx(
+            {k: a.value for k, a in attrs.items() if a.value is not None}, rel=1e-4, abs=1e-6)  # thread-count rounding
+        assert max(Image.open(image).size) <= dataset.WORK_SIDE
+        for aspect, (text,) in r["critiques"].items():
+            assert all(ok for _, ok in check_claims(text, attrs)), (aspect, text)
+        assert (r["meta"]["edits"] == []) == r["id"].endswith("-0")
+
+
+def test_teacher_passes_its_own_measurement(shared_data):
+    """The measurement's sanity check: the teacher's critiques agree with the measurements, and it
+    reports every controlled edit the measurements show."""
+    result = evaluate.measure_critic(None, shared_data, limit=3)
+    assert result["claim_agreement"]["claims"] > 50 and result["claim_agreement"]["agree"] == 1.0
+    edits = result["controlled_edits"]
+    assert edits["shown"] >= 10 and edits["reported"] == edits["shown"]
+    shown = {k for k, v in edits["per_edit"].items() if v.get("shown")}
+    assert {"darken 2 stops", "tilt 5 degrees"} <= shown
+
+
+def test_a_wrong_critique_scores_low(shared_data):
+    """Claims that contradict the photo count against the critic (here: a fixed, false text)."""
+    from asemllm.critic.teacher import check_claims
+
+    photo = dataset.open_photo(dataset.evaluation_photos(shared_data)[0])
+    attrs = measure(photo)
+    dark = measure(evaluate.apply_edit("darken 2 stops", photo))
+    text = "The photo is overexposed by about 2 stops. The image is noisy."
+    assert [ok for _, ok in check_claims(text, dark)] == [False, dark["noise"].value >= 4.0]
+    assert attrs["exposure_ev"].value - dark["exposure_ev"].value == pytest.approx(2.0, abs=0.3)
+
+
+def test_content_label_names_real_subjects():
+    from skimage import data
+
+    from asemllm.critic.content import class_names, classify, subject_phrase
+
+    names = class_names()
+    assert len(names) == 1000 and names[281] == "tabby" and names[967] == "espresso"
+    cat = classify(Image.fromarray(data.chelsea()))
+    assert cat.label in {"tabby", "tiger cat", "Egyptian cat"} and cat.confidence > 0.35
+    coffee = classify(Image.fromarray(data.coffee()))
+    assert coffee.label == "espresso" and subject_phrase(coffee) == "espresso"
+    assert [p for _, p in coffee.top5] == sorted((p for _, p in coffee.top5), reverse=True)
+
+
+def test_subject_box_follows_the_saliency():
+    from asemllm.critic.content import subject_box
+
+    sal = np.zeros((300, 400))
+    sal[40:80, 300:360] = 1.0
+    x0, y0, x1, y1 = subject_box(sal)
+    assert 0 <= x0 <= 300 and 360 <= x1 <= 400 and 0 <= y0 <= 40 and 80 <= y1 <= 300
+    assert x1 - x0 == y1 - y0  # square where the frame allows
+
+
+def test_name_subject():
+    from asemllm.critic.api import name_subject
+
+    text = "The subject is centred in the frame. A simple backdrop keeps attention on the subject."
+    assert name_subject(text, "tabby") == "The tabby is centred in the frame. A simple backdrop keeps attention on the tabby."
+    assert name_subject(text, None) == text
+
+
+def test_repeat_encodes_each_image_once_and_matches_duplicates(tiny, two_photos):
+    photos, _ = two_photos
+    prompts = ["a", "b", "c", "d"]
+    tiny.eval()
+    same = tiny.generate([photos[0], photos[0], photos[1], photos[1]], prompts, max_new_tokens=5)
+    assert tiny.generate(photos, prompts, max_new_tokens=5, repeat=2) == same
+    with pytest.raises(ValueError, match="2 images x 2 but 3 prompts"):
+        tiny.generate(photos, prompts[:3], repeat=2)
+
+
+def test_bundle_keeps_only_what_training_changed(tiny, tmp_path, two_photos):
+    from asemllm.checkpoint import load_pretrained
+    from asemllm.critic.bundle import bundle
+
+    tiny.save_pretrained(tmp_path / "run")
+    print(bundle(tmp_path / "run", tmp_path / "bundled"))
+    again = load_pretrained(tmp_path / "bundled")
+    tiny.eval()
+    photos, _ = two_photos
+    with torch.no_grad():
+        a = tiny(photos, ["a", "b"]).logits
+        b = again(photos, ["a", "b"]).logits
+    assert torch.allclose(a, b, atol=0.05)  # fp16 storage
+
+
+@pytest.mark.slow
+def test_bundled_critic_is_small_and_loads_without_its_iasm_copy():
+    from safetensors import safe_open
+
+    from asemllm.critic.api import BUNDLED
+
+    if not (BUNDLED / "config.json").is_file():
+        pytest.skip(f"no bundled critic at {BUNDLED} (train one: make critic)")
+    weights = BUNDLED / "model.safetensors"
+    assert weights.stat().st_size < 16 * 2 ** 20
+    with safe_open(str(weights), "pt") as f:
+        keys = list(f.keys())
+    assert not any(k.startswith(("iasm.", "vision.tower.")) for k in keys)
+    assert any("lora_" in k for k in keys) and any(k.startswith("projector.") for k in keys)
