@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test test-fast demo clean-venv java chromium
+.PHONY: test test-fast demo critic clean-venv java chromium
 
 $(STAMP): pyproject.toml requirements/pinned.txt requirements/weights.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,19 @@ demo: $(STAMP)
 	mkdir -p runs/demo
 	$(BIN)/python -c "from skimage import data; from PIL import Image; Image.fromarray(data.astronaut()).save('runs/demo/astronaut.png')"
 	$(BIN)/asemllm critique runs/demo/astronaut.png --overlay runs/demo
+
+# Retrain the bundled critic from scratch on this machine's CPU (README "Model card"): training data
+# from the real photos in ../shared/data, the critic and its no-saliency ablation side by side (one
+# thread each), both measured on NUS 401-500, then the critic's weights copied into the package.
+critic: $(STAMP)
+	$(BIN)/asemllm critic data --out runs/critic-data
+	OMP_NUM_THREADS=1 $(BIN)/asemllm train --config configs/critic-cpu.yaml > runs/critic.log 2>&1 & a=$$!; \
+	OMP_NUM_THREADS=1 $(BIN)/asemllm train --config configs/critic-nosal-cpu.yaml > runs/critic-nosal.log 2>&1 & b=$$!; \
+	wait $$a && wait $$b
+	OMP_NUM_THREADS=1 $(BIN)/asemllm critic eval --model runs/critic/model --out runs/critic/measured.json > /dev/null & a=$$!; \
+	OMP_NUM_THREADS=1 $(BIN)/asemllm critic eval --model runs/critic-nosal/model --out runs/critic-nosal/measured.json > /dev/null & b=$$!; \
+	wait $$a && wait $$b
+	$(BIN)/asemllm critic bundle --model runs/critic/model
 
 clean-venv:
 	rm -rf $(VENV)

@@ -74,7 +74,8 @@ def test_teacher_passes_its_own_measurement(shared_data):
     """The measurement's sanity check: the teacher's critiques agree with the measurements, and it
     reports every controlled edit the measurements show."""
     result = evaluate.measure_critic(None, shared_data, limit=3)
-    assert result["claim_agreement"]["claims"] > 50 and result["claim_agreement"]["agree"] == 1.0
+    agreement = result["claim_agreement"]
+    assert agreement["claims"] > 50 and agreement["agree"] == 1.0 and agreement["sentences_without_known_claims"] == 0
     edits = result["controlled_edits"]
     assert edits["shown"] >= 10 and edits["reported"] == edits["shown"]
     shown = {k for k, v in edits["per_edit"].items() if v.get("shown")}

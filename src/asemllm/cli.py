@@ -227,7 +227,9 @@ def _done_images(out) -> set[str]:
 def _as_text(r: dict) -> str:
     lines = [r["image"], ""]
     lines += [f"{aspect.replace('_', ' ').capitalize()}: {text}" for aspect, text in r["critique"].items()]
-    lines += ["", "Measured:"]
+    c = r["content"]
+    lines += ["", f"Subject (ImageNet classifier): {c['label']}, p={c['confidence']:.2f}"
+              + ("" if c["named_in_critique"] else " (too unsure to name it in the critique)"), "Measured:"]
     lines += [f"  {k.replace('_', ' ')}: {_num(a['value'])} {a['unit']} ({a['level']})" for k, a in r["attributes"].items()]
     if r["saliency"]["overlay"]:
         lines.append(f"Saliency overlay: {r['saliency']['overlay']}")

@@ -13,7 +13,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 
-from .teacher import check_claims
+from .teacher import check_claims, recognise, sentences
 
 PLACEMENT = ("placement.thirds", "placement.centred", "placement.off_centre", "placement.loose")
 
@@ -74,13 +74,16 @@ def claim_agreement(model, photos, max_new_tokens: int = 96, log=None) -> dict:
     from .teacher import ASPECTS
 
     per_rule, per_aspect, examples = Counter(), Counter(), []
-    empty = 0
+    empty = unchecked = total = 0
     for i, image in enumerate(photos):
         attrs = measure(image)
         texts = _critique(model, image, ASPECTS, max_new_tokens)
         for aspect, text in texts.items():
             checks = check_claims(text, attrs)
             empty += not checks
+            said = sentences(text)
+            total += len(said)
+            unchecked += sum(not recognise(x) for x in said)
             for rule, ok in checks:
                 per_rule[rule, ok] += 1
                 per_aspect[aspect, ok] += 1
@@ -90,6 +93,8 @@ def claim_agreement(model, photos, max_new_tokens: int = 96, log=None) -> dict:
             log(i + 1, len(photos))
     return {"claims": sum(per_rule.values()), "agree": _share(per_rule),
             "aspects_without_claims": empty,
+            # sentences that make no claim the checker knows: neither counted for nor against
+            "sentences": total, "sentences_without_known_claims": unchecked,
             "per_aspect": {a: _share(per_aspect, a) for a in ASPECTS},
             "per_rule": {r: _share(per_rule, r) for r in sorted({r for r, _ in per_rule})},
             "examples": examples}

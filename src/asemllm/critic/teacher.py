@@ -571,12 +571,15 @@ def recognise(sentence: str) -> list[str]:
     return [r.id for r, rx in _RECOGNISERS if rx.search(sentence)]
 
 
+def sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE_END.split(text.strip()) if s]
+
+
 def check_claims(text: str, attributes: dict) -> list[tuple[str, bool]]:
     """The claims `text` makes, sentence by sentence, each with whether the measured `attributes`
     back it (a claim whose attributes were not measured does not hold)."""
     v = values(attributes)
-    return [(rid, RULES_BY_ID[rid].holds(v))
-            for s in _SENTENCE_END.split(text.strip()) if s for rid in recognise(s)]
+    return [(rid, RULES_BY_ID[rid].holds(v)) for s in sentences(text) for rid in recognise(s)]
 
 
 def phrasings(rule: Rule, attributes: dict, label: str | None = None) -> list[str]:
