@@ -55,17 +55,19 @@ def apply_edit(name: str, image, sal=None):
     raise ValueError(f"unknown edit {name!r}; known: {[e.name for e in EDITS]}")
 
 
-def _critique(model, image, aspects, max_new_tokens) -> dict[str, str]:
-    """{aspect: text} from a trained model (or the teacher when `model` is None)."""
+def _generate(model, jobs, max_new_tokens) -> list[str]:
+    """[(photo, aspect)] -> the critic's texts in that order, in one batched generation (the
+    teacher's when `model` is None)."""
     from .attributes import measure
     from .teacher import critique
 
+    if not jobs:
+        return []
     if model is None:
-        attrs = measure(image)
-        return {a: critique(attrs, a, random.Random(0)).text for a in aspects}
-    texts = model.generate([image], [model.config.prompt(a) for a in aspects],
-                           max_new_tokens=max_new_tokens, repeat=len(aspects))
-    return dict(zip(aspects, (t.strip() for t in texts)))
+        return [critique(measure(im), a, random.Random(0)).text for im, a in jobs]
+    texts = model.generate([im for im, _ in jobs], [model.config.prompt(a) for _, a in jobs],
+                           max_new_tokens=max_new_tokens)
+    return [t.strip() for t in texts]
 
 
 def claim_agreement(model, photos, max_new_tokens: int = 96, log=None) -> dict:
@@ -77,7 +79,7 @@ def claim_agreement(model, photos, max_new_tokens: int = 96, log=None) -> dict:
     empty = unchecked = total = 0
     for i, image in enumerate(photos):
         attrs = measure(image)
-        texts = _critique(model, image, ASPECTS, max_new_tokens)
+        texts = dict(zip(ASPECTS, _generate(model, [(image, a) for a in ASPECTS], max_new_tokens)))
         for aspect, text in texts.items():
             checks = check_claims(text, attrs)
             empty += not checks
@@ -111,29 +113,29 @@ def _share(counts: Counter, key=None) -> dict | float | None:
 
 def edit_detection(model, photos, max_new_tokens: int = 96, log=None) -> dict:
     """Per edit: how many edits the measurement shows (`shown`) and the critic reports (`reported`)."""
-    from ..saliency.predict import predict_maps
+    from ..saliency.predict import load_iasm, predict_maps
     from .attributes import measure
     from .teacher import RULES_BY_ID, values
-
-    from ..saliency.predict import load_iasm
 
     iasm = load_iasm()
     rows = {e.name: Counter() for e in EDITS}
     for i, image in enumerate(photos):
         (sal,) = predict_maps(iasm, [image], [(image.height, image.width)])
         before = values(measure(image, saliency=sal))
+        todo = []  # (edit, edited photo, its measured values)
         for e in EDITS:
             edited = apply_edit(e.name, image, sal)
             after = values(measure(edited))
             shown = [r for r in e.effects if RULES_BY_ID[r].holds(after)]
             if e.name == "move the subject":  # only a placement that changed is an effect
                 shown = [r for r in shown if not RULES_BY_ID[r].holds(before)]
-            if not shown:
-                rows[e.name]["not shown by the measurement"] += 1
-                continue
-            rows[e.name]["shown"] += 1
-            texts = _critique(model, edited, e.aspects, max_new_tokens)
-            said = {r for t in texts.values() for r, ok in check_claims(t, after) if ok}
+            rows[e.name]["shown" if shown else "not shown by the measurement"] += 1
+            if shown:
+                todo.append((e, edited, after))
+        # one batched generation per photo: every shown edit's aspects at once
+        texts = iter(_generate(model, [(edited, a) for e, edited, _ in todo for a in e.aspects], max_new_tokens))
+        for e, _, after in todo:
+            said = {r for a in e.aspects for r, ok in check_claims(next(texts), after) if ok}
             rows[e.name]["reported"] += bool(said & set(e.effects))
         if log:
             log(i + 1, len(photos))
