@@ -145,3 +145,27 @@ def test_saliency_sources_change_the_image_embeddings(tiny, source):
     tiny.config.saliency = "fixations"
     with pytest.raises(ValueError, match="'fixations'"):
         tiny.encode_images(images)
+
+
+def test_rows_that_end_leave_the_batch_without_changing_the_others(tiny):
+    """With the KV cache, a finished row is dropped from the batch: every row must still decode
+    exactly what it decodes when all rows run to the end, then padding."""
+    from asemllm.model.generation import decode
+
+    torch.manual_seed(1)
+    with torch.no_grad():  # large random weights: varied tokens (the fixture's LM repeats one)
+        for p in tiny.lm.parameters():
+            p.normal_(0, 0.5)
+    images = torch.rand(3, 3, 64, 64)
+    prompts = ["Describe.", "Critique the composition of this photo.", "Light?"]
+    embeds, mask, _, _ = tiny._embed(images, prompts)
+    pad = tiny.tokenizer.pad_token_id
+    full = decode(tiny.lm, embeds, mask, set(), pad, Sampling(12, ignore_eos=True)).tolist()
+    eos = {full[1][2]}  # rows end wherever they first emit this token
+    ends = [next((i for i, t in enumerate(row) if t in eos), len(row) - 1) for row in full]
+    assert len(set(ends)) == 3, (full, eos)  # rows really end at different steps
+    for use_cache in (True, False):
+        out = decode(tiny.lm, embeds, mask, eos, pad, Sampling(12), use_cache=use_cache)
+        assert out.shape[1] == max(ends) + 1
+        for row, end, got in zip(full, ends, out.tolist()):
+            assert got == row[:end + 1] + [pad] * (max(ends) - end), use_cache

@@ -48,33 +48,43 @@ def next_token(logits: torch.Tensor, s: Sampling, generator: torch.Generator | N
 def decode(lm: nn.Module, embeds: torch.Tensor, attention_mask: torch.Tensor, eos_ids: set[int],
            pad_id: int, s: Sampling, use_cache: bool = True,
            generator: torch.Generator | None = None) -> torch.Tensor:
-    """embeds (B,T,D) left-padded -> new token ids (B, <= max_new_tokens), pad after each end."""
+    """embeds (B,T,D) left-padded -> new token ids (B, <= max_new_tokens), pad after each end.
+
+    With the cache, rows that have ended leave the batch (their cache rows are dropped), so a
+    batch costs what its live sequences cost, not its longest one times its size."""
     B = embeds.shape[0]
-    done = torch.zeros(B, dtype=torch.bool, device=embeds.device)
+    live = torch.arange(B, device=embeds.device)  # original row of each row still decoding
     eos = torch.tensor(sorted(eos_ids), device=embeds.device)
     cache = _new_cache() if use_cache else None
     cache_arg = _cache_kwarg(lm)
     # only the last position's logits are needed: skips a (T x vocab) matmul in the prefill
     extra = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(lm.forward).parameters else {}
-    inputs, mask, out = embeds, attention_mask, []
-    for _ in range(s.max_new_tokens):
+    inputs, mask = embeds, attention_mask
+    out = torch.full((B, s.max_new_tokens), pad_id, dtype=torch.long, device=embeds.device)
+    done = torch.zeros(B, dtype=torch.bool, device=embeds.device)  # ended rows still in the batch
+    steps = 0
+    for step in range(s.max_new_tokens):
         pos = positions(mask)
         if use_cache:  # the cache holds the past: feed only what is new
             pos = pos[:, -inputs.shape[1]:]
         res = lm(inputs_embeds=inputs, attention_mask=mask, position_ids=pos,
                  use_cache=use_cache, **{cache_arg: cache}, **extra)
         cache = getattr(res, cache_arg) if use_cache else None
-        tok = next_token(res.logits[:, -1], s, generator)
-        tok = tok.masked_fill(done, pad_id)
-        out.append(tok)
+        tok = next_token(res.logits[:, -1], s, generator).masked_fill(done, pad_id)
+        out[live, step] = tok
+        steps = step + 1
         if not s.ignore_eos:
-            done |= torch.isin(tok, eos)
+            done = done | torch.isin(tok, eos)
             if done.all():
                 break
-        new = lm.get_input_embeddings()(tok[:, None])  # (B, 1, D)
+        new = lm.get_input_embeddings()(tok[:, None])  # (b, 1, D)
+        if use_cache and done.any():  # ended rows leave the batch and the cache
+            keep = (~done).nonzero().squeeze(1)
+            cache.batch_select_indices(keep)
+            live, new, mask, done = live[keep], new[keep], mask[keep], done[keep]
         inputs = new if use_cache else torch.cat([inputs, new], dim=1)
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
-    return torch.stack(out, dim=1) if out else embeds.new_zeros((B, 0), dtype=torch.long)
+    return out[:, :steps]
 
 
 def _cache_kwarg(lm: nn.Module) -> str:
