@@ -66,8 +66,14 @@ def test_readme_command_runs(command):
         assert len(rows) >= 10 and all(len(r["critique"]) == 2 for r in rows)
     elif "--json" in command:
         result = json.loads(out)
-        if command.startswith("asemllm bench"):
+        if command.startswith("asemllm bench critique"):
+            assert 0 < result["first_aspect_s"] < result["full_critique_s"] and result["peak_rss_mb"] > 0
+            assert result["batch"] == 8 and result["batch_speedup"] > 1
+        elif command.startswith("asemllm bench"):
             assert result["ratio"] > 0 and result["threads"] >= 1 and result["torch"]
+        if command.startswith("asemllm critic eval") and "teacher" in command:  # the rules agree with themselves
+            assert result["claim_agreement"]["agree"] == 1.0
+            assert result["controlled_edits"]["reported"] == result["controlled_edits"]["shown"] > 0
         if command.startswith("asemllm saliency eval"):  # the README's goals, re-measured
             nus = result["nus_val"]
             assert nus["models"]["iasm"]["cc"]["mean"] >= 0.6
