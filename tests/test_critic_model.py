@@ -141,7 +141,7 @@ def test_bundle_keeps_only_what_training_changed(tiny, tmp_path, two_photos):
     from asemllm.critic.bundle import bundle
 
     tiny.save_pretrained(tmp_path / "run")
-    print(bundle(tmp_path / "run", tmp_path / "bundled"))
+    print(bundle(tmp_path / "run", tmp_path / "bundled", force=True))
     again = load_pretrained(tmp_path / "bundled")
     tiny.eval()
     photos, _ = two_photos
@@ -165,3 +165,19 @@ def test_bundled_critic_is_small_and_loads_without_its_iasm_copy():
         keys = list(f.keys())
     assert not any(k.startswith(("iasm.", "vision.tower.")) for k in keys)
     assert any("lora_" in k for k in keys) and any(k.startswith("projector.") for k in keys)
+
+
+def test_bundle_refuses_a_critic_that_fails_its_measurement(tiny, tmp_path):
+    from asemllm.critic.bundle import bundle
+
+    tiny.save_pretrained(tmp_path / "run" / "model")
+    with pytest.raises(FileNotFoundError, match="measure the critic first"):
+        bundle(tmp_path / "run" / "model", tmp_path / "out")
+    measured = {"claim_agreement": {"agree": 0.5879}, "controlled_edits": {"share": 0.95}}
+    (tmp_path / "run" / "measured.json").write_text(json.dumps(measured))
+    with pytest.raises(ValueError, match=r"claim agreement 58.8% < 90%\); not bundled"):
+        bundle(tmp_path / "run" / "model", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    measured["claim_agreement"]["agree"] = 0.93
+    (tmp_path / "run" / "measured.json").write_text(json.dumps(measured))
+    assert "tensors" in bundle(tmp_path / "run" / "model", tmp_path / "out")

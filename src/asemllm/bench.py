@@ -231,7 +231,10 @@ def bench_serve(model: str | None = None, requests: int = 200, concurrency: int 
             "latency_s": {"p50": round(lat[len(lat) // 2], 3), "p95": round(lat[int(len(lat) * 0.95)], 3)} if lat else None,
             "rss_mb": {"after_warmup": warm[0] if warm else None, "max": max(warm) if warm else None,
                        "end": warm[-1] if warm else None},
-            "rss_growth_mb": round(warm[-1] - warm[0], 1) if warm else None, **machine(None)}
+            "rss_growth_mb": round(warm[-1] - warm[0], 1) if warm else None,
+            # resident memory after every quarter of the requests: flat, or still climbing?
+            "rss_mb_by_quarter": [next((m for n, m in rss if n >= q * requests // 4), None) for q in (1, 2, 3)]
+            + [warm[-1] if warm else None], **machine(None)}
 
 
 def _wait_healthy(url: str, server, timeout: float) -> str:

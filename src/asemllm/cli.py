@@ -206,7 +206,7 @@ def _critic(args) -> int:
     else:
         from .critic.bundle import bundle
 
-        print(bundle(args.model, args.out))
+        print(bundle(args.model, args.out, force=args.force))
     return 0
 
 
@@ -280,6 +280,8 @@ def parser() -> argparse.ArgumentParser:
     cr.add_argument("--model", default="teacher", help="eval, bundle: a trained model folder (eval: or 'teacher')")
     cr.add_argument("--limit", type=int, default=None, help="eval: only the first N of the 100 photos")
     cr.add_argument("--json", action="store_true", help="eval: one line of JSON, with example critiques")
+    cr.add_argument("--force", action="store_true",
+                    help="bundle: copy even a critic whose measured.json misses the goals (experiments only)")
     cr.set_defaults(func=_critic)
 
     info = sub.add_parser("info", help="version and backbone names")

@@ -3,6 +3,10 @@
 Only what training changed is stored, in fp16: fusion, projector and LoRA. The IASM is left out
 when it is still the bundled NUS-trained one (the config says `weights: bundled`, and the build
 loads it from there); a retrained IASM is kept.
+
+A critic becomes the default only when it has passed its measurement: `measured.json` (written by
+`asemllm critic eval --out`) must show at least GOALS on the photos it never saw; `force` skips
+the check (for experiments, never for a release).
 """
 
 from __future__ import annotations
@@ -11,7 +15,27 @@ import json
 from pathlib import Path
 
 
-def bundle(model_dir: str | Path, out: str | Path | None = None) -> str:
+GOALS = {"claim agreement": 0.9, "controlled edits reported": 0.9}
+
+
+def check_measured(path: str | Path) -> None:
+    """ValueError naming the shortfall unless `path` (critic eval output) meets GOALS."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: measure the critic first "
+                                f"(asemllm critic eval --model ... --out {path})")
+    r = json.loads(path.read_text())
+    got = {"claim agreement": r["claim_agreement"]["agree"] or 0.0,
+           "controlled edits reported": r["controlled_edits"]["share"] or 0.0}
+    short = [f"{k} {got[k]:.1%} < {GOALS[k]:.0%}" for k in GOALS if got[k] < GOALS[k]]
+    if short:
+        raise ValueError(f"{path}: the critic fails its measurement ({'; '.join(short)}); not bundled")
+
+
+def bundle(model_dir: str | Path, out: str | Path | None = None, measured: str | Path | None = None,
+           force: bool = False) -> str:
+    """Copy a trained critic into the package (default `out`) once `measured` (default:
+    `measured.json` beside the model folder) shows it meets GOALS."""
     import torch
     from safetensors.torch import load_file, save_file
 
@@ -19,6 +43,8 @@ def bundle(model_dir: str | Path, out: str | Path | None = None) -> str:
     from .api import BUNDLED
 
     model_dir, out = Path(model_dir), Path(out or BUNDLED)
+    if not force:
+        check_measured(measured or model_dir.parent / "measured.json")
     for name in (CONFIG, WEIGHTS):
         if not (model_dir / name).is_file():
             raise FileNotFoundError(f"{model_dir / name} not found: not a saved asemllm model folder")
