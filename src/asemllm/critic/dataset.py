@@ -74,13 +74,8 @@ def open_photo(photo: Photo, side: int = WORK_SIDE):
 # ---- edits -------------------------------------------------------------------------------------
 # Each takes and returns float RGB in [0, 1] (or a PIL image for the geometric ones).
 
-def _to_linear(x):
-    import numpy as np
-
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-
-
 def _to_srgb(x):
+    """Linear light -> sRGB 0-1 (the inverse of attributes._linear), clipped as a sensor clips."""
     import numpy as np
 
     x = np.clip(x, 0.0, 1.0)
@@ -89,15 +84,19 @@ def _to_srgb(x):
 
 def expose(rgb, stops: float):
     """Scale linear light by 2**stops, as a different shutter speed would (highlights clip)."""
-    return _to_srgb(_to_linear(rgb) * 2.0 ** stops)
+    from .attributes import _linear
+
+    return _to_srgb(_linear(rgb) * 2.0 ** stops)
 
 
 def tint(rgb, warmth: float):
     """White-balance shift: red up and blue down by `warmth` in linear light (negative: cooler)."""
     import numpy as np
 
+    from .attributes import _linear
+
     gains = np.array([1 + warmth, 1.0, 1 - warmth], dtype=rgb.dtype)
-    return _to_srgb(_to_linear(rgb) * gains)
+    return _to_srgb(_linear(rgb) * gains)
 
 
 def add_noise(rgb, sigma: float, rng):
