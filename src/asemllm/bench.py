@@ -283,9 +283,10 @@ def _get(url: str) -> int:
 def _rss_mb(pid: int) -> float | None:
     """Resident memory of a process (Linux /proc); None where that is not available."""
     try:
-        for line in open(f"/proc/{pid}/status"):
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         return None
     return None

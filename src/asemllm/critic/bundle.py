@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-
 GOALS = {"claim agreement": 0.9, "controlled edits reported": 0.9}
 
 
@@ -63,9 +62,9 @@ def bundle(model_dir: str | Path, out: str | Path | None = None, measured: str |
 def _same_as_bundled_iasm(state: dict) -> bool:
     """The checkpoint's IASM equals the shipped one (to fp16 rounding): it was frozen in training."""
     import torch
+    from safetensors.torch import load_file
 
     from ..build import BUNDLED_IASM
-    from safetensors.torch import load_file
 
     shipped = load_file(Path(__file__).resolve().parents[1] / BUNDLED_IASM)
     mine = {k[len("iasm."):]: v for k, v in state.items() if k.startswith("iasm.")}
