@@ -1,8 +1,8 @@
 """The critic a person uses: photo in; critique by aspect, measured attributes, saliency out.
 
-`load()` gives the default critic: the ASE-MLLM bundled in the package (trained on teacher
-critiques of real photos, see README "Model card"), or the teacher itself when those weights are
-absent or `load("teacher")` asks for it. `load(path)` uses a trained ASE-MLLM folder. The JSON
+`load()` gives the default critic: an ASE-MLLM bundled in the package once one has passed its
+measurement (`asemllm critic bundle`; none has yet, see README "Model card"), otherwise the
+teacher, which `load("teacher")` also asks for explicitly. `load(path)` uses a trained ASE-MLLM folder. The JSON
 says which (`model`). Whatever writes the text, the measured attributes, the content label and
 the saliency map beside it are computed on the photo itself.
 """
