@@ -50,7 +50,7 @@ def test_edits_move_their_measurements(shared_data):
 
 
 def test_build_writes_records_from_the_stored_pixels_and_resumes(shared_data, tmp_path, monkeypatch):
-    from asemllm.critic.teacher import check_claims
+    from asemllm.critic.teacher import ALL_RULES, check_claims
 
     few = dataset.training_photos(shared_data)[:2] + [dataset.Photo("skimage-coffee", "skimage:coffee")]
     monkeypatch.setattr(dataset, "training_photos", lambda root: few)
@@ -65,8 +65,10 @@ def test_build_writes_records_from_the_stored_pixels_and_resumes(shared_data, tm
         assert {k: v for k, v in r["meta"]["attributes"].items() if v is not None} == pytest.approx(
             {k: a.value for k, a in attrs.items() if a.value is not None}, rel=1e-4, abs=1e-6)  # thread-count rounding
         assert max(Image.open(image).size) <= dataset.WORK_SIDE
+        held = {rule.id for rule, t in zip(ALL_RULES, r["meta"]["targets"], strict=True) if t == 1.0}
         for aspect, (text,) in r["critiques"].items():
             assert all(ok for _, ok in check_claims(text, attrs)), (aspect, text)
+            assert {rid for rid, _ in check_claims(text, attrs)} <= held  # the aux targets say so too
         assert (r["meta"]["edits"] == []) == r["id"].endswith("-0")
 
 

@@ -28,12 +28,12 @@ def test_ias_vit_equals_plain_vit_at_init_and_differs_with_gate(tiny):
     v = tiny.vision
     with torch.no_grad():
         plain = v.tower(pixel_values=(images - v.mean) / v.std).last_hidden_state[:, 1:]
-        fused = v(images, sal)
-        assert fused.shape == (2, 64, 32)
+        fused, detail = v(images, sal)
+        assert fused.shape == (2, 64, 32) and detail is None  # no detail_layer configured
         assert (fused - plain).abs().max().item() < 1e-6
         v.fusion["0"].attn_gate.fill_(0.5)
-        assert (v(images, sal) - plain).abs().max().item() > 1e-3
-        assert (v(images, None) - plain).abs().max().item() < 1e-6  # ablation: no saliency
+        assert (v(images, sal)[0] - plain).abs().max().item() > 1e-3
+        assert (v(images, None)[0] - plain).abs().max().item() < 1e-6  # ablation: no saliency
 
 
 def test_gradients_reach_gates_then_cross_attention(tiny, two_photos):
@@ -158,7 +158,7 @@ def test_rows_that_end_leave_the_batch_without_changing_the_others(tiny):
             p.normal_(0, 0.5)
     images = torch.rand(3, 3, 64, 64)
     prompts = ["Describe.", "Critique the composition of this photo.", "Light?"]
-    embeds, mask, _, _ = tiny._embed(images, prompts)
+    embeds, mask, *_ = tiny._embed(images, prompts)
     pad = tiny.tokenizer.pad_token_id
     full = decode(tiny.lm, embeds, mask, set(), pad, Sampling(12, ignore_eos=True)).tolist()
     eos = {full[1][2]}  # rows end wherever they first emit this token

@@ -157,6 +157,16 @@ def test_missing_attributes_drop_only_their_claims():
         assert c.text == "" and c.claims == []
 
 
+@pytest.mark.parametrize("case", CASES)
+def test_targets_mark_exactly_the_rules_that_hold(case):
+    t = T.targets(attrs(**CASES[case]))
+    assert len(t) == len(T.ALL_RULES) and set(t) <= {0.0, 1.0}
+    held = {r.id for r, x in zip(T.ALL_RULES, t) if x == 1.0}
+    said = {c.rule for crit in T.critique_all(attrs(**CASES[case]), random.Random(0)).values() for c in crit.claims}
+    assert said <= held
+    assert ("exposure.dark" in held) == (case == "dark") and ("horizon.tilted" in held) == (case == "tilted")
+
+
 def test_unknown_aspect_is_refused():
     with pytest.raises(ValueError, match="aspect"):
         T.critique(attrs(**GOOD), "lighting", random.Random(0))

@@ -38,6 +38,11 @@ class VisionConfig:
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     # -1: the tower's final output (with its own final norm); other values: that block's output.
     feature_layer: int = -1
+    # An early block whose local statistics (mean and std over each projector cell) are appended
+    # to the image tokens: early blocks still carry brightness, colour, sharpness and noise that the
+    # final layer is trained to ignore (a linear probe finds exposure and blur far better in block
+    # 2 than in the output). None: the final features alone.
+    detail_layer: int | None = None
 
 
 @dataclass
@@ -58,6 +63,9 @@ class ProjectorConfig:
     # r x r neighbouring patch tokens are concatenated into one (pixel shuffle): r^2 fewer tokens.
     reduce: int = 2
     hidden_mult: int = 1
+    # Each image token also gets the saliency density of its r x r patches: the LM reads where
+    # people look directly (the map's centroid, and so the placement, is linear in these values).
+    saliency_cells: bool = False
 
 
 @dataclass
@@ -101,6 +109,12 @@ class ModelConfig:
     # stand-in maps weight the IASM's features), "none" (no fusion: the plain-ViT ablation)
     saliency: str = "iasm"
     prompts: dict = field(default_factory=lambda: dict(DEFAULT_PROMPTS))
+    # Auxiliary head: a linear map from the image tokens to this many targets per photo (a
+    # record's meta["targets"], null = unknown), trained with binary cross-entropy beside the LM
+    # loss. It makes the image tokens carry what the critiques are about from the first steps,
+    # instead of waiting for the LM's gradient to find it. 0: no head.
+    aux_targets: int = 0
+    aux_weight: float = 1.0
 
     def prompt(self, aspect: str) -> str:
         if aspect not in self.prompts:

@@ -1,8 +1,8 @@
 """Training stages: which parts of the captioner train, and a table that says so.
 
     saliency  IASM only (fixation training)
-    align     fusion + projector (LM and ViT frozen)
-    finetune  fusion + projector + LoRA on the LM (LoRA is added if the model has none)
+    align     fusion + projector (+ the auxiliary head, if any; LM and ViT frozen)
+    finetune  fusion + projector (+ auxiliary head) + LoRA on the LM (LoRA is added if the model has none)
     full      everything
 """
 
@@ -22,13 +22,14 @@ class Row:
 
 def groups(model) -> dict[str, list]:
     """Named parameter groups, in data-flow order; every parameter is in exactly one."""
-    out = {"iasm": [], "vision.tower": [], "vision.fusion": [], "projector": [], "lm": [], "lm.lora": []}
+    names = ("iasm", "vision.tower", "vision.fusion", "projector", "aux_head", "lm")
+    out = {"iasm": [], "vision.tower": [], "vision.fusion": [], "projector": [], "aux_head": [], "lm": [],
+           "lm.lora": []}
     for name, p in model.named_parameters():
         if name.startswith("lm.") and "lora_" in name:
             out["lm.lora"].append(p)
         else:
-            out[next(g for g in ("iasm", "vision.tower", "vision.fusion", "projector", "lm")
-                     if name.startswith(g + "."))].append(p)
+            out[next(g for g in names if name.startswith(g + "."))].append(p)
     return out
 
 
@@ -38,8 +39,8 @@ def set_stage(model, stage: str) -> list[Row]:
         raise ValueError(f"unknown training stage {stage!r}; choose one of {STAGES}")
     if stage == "finetune" and model.config.lm.lora is None:
         _add_default_lora(model)
-    train = {"saliency": {"iasm"}, "align": {"vision.fusion", "projector"},
-             "finetune": {"vision.fusion", "projector", "lm.lora"}}.get(stage)
+    train = {"saliency": {"iasm"}, "align": {"vision.fusion", "projector", "aux_head"},
+             "finetune": {"vision.fusion", "projector", "aux_head", "lm.lora"}}.get(stage)
     rows = []
     for name, params in groups(model).items():
         on = train is None or name in train

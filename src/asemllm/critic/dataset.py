@@ -176,7 +176,7 @@ def _variant(job) -> dict:
 
     from ..images import load_image
     from .attributes import measure
-    from .teacher import critique_all
+    from .teacher import critique_all, targets
 
     torch.set_num_threads(1)
     photo, k, seed, out = job
@@ -189,8 +189,8 @@ def _variant(job) -> dict:
     texts = {a: c.text for a, c in critique_all(attrs, rng).items()}
     return {"id": f"{photo.id}-{k}", "image": f"images/{path.name}", "split": "train",
             "critiques": {a: [t] for a, t in texts.items() if t},
-            "meta": {"photo": photo.id, "edits": done,
-                     "attributes": {n: a.value for n, a in attrs.items()}}}
+            "meta": {"photo": photo.id, "edits": done, "attributes": {n: a.value for n, a in attrs.items()},
+                     "targets": targets(attrs)}}
 
 
 def build(out: str | Path, root: str | Path, variants: int = 6, seed: int = 0, workers: int = 2,

@@ -561,6 +561,14 @@ def critique_all(attributes: dict, rng: random.Random, label: str | None = None)
     return {a: critique(attributes, a, rng, label) for a in ASPECTS}
 
 
+def targets(attributes: dict) -> list[float]:
+    """1.0 or 0.0 per rule of ALL_RULES (in order): whether its claim holds -- the auxiliary
+    targets the critic's image tokens are trained to predict (a claim whose attributes were not
+    measured does not hold, as in check_claims)."""
+    v = values(attributes)
+    return [float(r.holds(v)) for r in ALL_RULES]
+
+
 # ---- the inverse --------------------------------------------------------------------------------
 _RECOGNISERS = [(r, re.compile(r.recognise, re.IGNORECASE)) for r in ALL_RULES]
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")

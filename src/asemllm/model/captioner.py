@@ -31,7 +31,11 @@ class AestheticCaptioner(nn.Module):
         self.config = config
         self.iasm = iasm
         self.vision = vision
-        self.projector = Projector(config.projector, vision.width, lm.get_input_embeddings().embedding_dim)
+        dim = lm.get_input_embeddings().embedding_dim
+        detail = vision.width if config.vision.detail_layer is not None else 0
+        self.projector = Projector(config.projector, vision.width, dim, detail_dim=detail)
+        self.aux_head = nn.Linear(self.projector.num_tokens(vision.grid) * dim, config.aux_targets) \
+            if config.aux_targets else None
         self.lm = lm
         self.tokenizer = tokenizer
         self.image_token_id = tokenizer.convert_tokens_to_ids(config.lm.image_token)
@@ -57,14 +61,23 @@ class AestheticCaptioner(nn.Module):
         source = self.config.saliency
         if source not in SOURCES:
             raise ValueError(f"unknown saliency source {source!r}; choose one of {SOURCES}")
-        sal, log_density = None, None
+        sal, log_density, density = None, None, None
         if source != "none":
             out = self.iasm(images)
             log_density = out.log_density
             density = out.grid_density if source == "iasm" else ablation_density(source, out.grid_density)
             sal = saliency_tokens(saliency_features(out.decoder, density), self.config.fusion.kv_grid)
-        patches = self.vision(images, sal)  # (B, g*g, C)
-        return self.projector(patches, self.vision.grid), log_density
+        patches, detail = self.vision(images, sal)  # (B, g*g, C) each
+        return self.projector(patches, self.vision.grid, detail, self._patch_density(density, images)), log_density
+
+    def _patch_density(self, density: torch.Tensor | None, images: torch.Tensor) -> torch.Tensor | None:
+        """The saliency density per ViT patch (B, g*g), mean 1; uniform without saliency."""
+        if not self.config.projector.saliency_cells:
+            return None
+        g = self.vision.grid
+        if density is None:
+            return images.new_ones(images.shape[0], g * g)
+        return F.adaptive_avg_pool2d(density, g).flatten(1)  # (B,1,h,w) -> (B, g*g)
 
     def _as_tensor(self, images) -> torch.Tensor:
         if not isinstance(images, torch.Tensor):
@@ -110,17 +123,33 @@ class AestheticCaptioner(nn.Module):
             raise ValueError(f"{image_embeds.shape[0] // repeat} images x {repeat} but {len(prompts)} prompts")
         input_ids, mask, labels = self.tokenize(prompts, answers)
         embeds = splice_image_embeddings(self.lm, input_ids, image_embeds, self.image_token_id)
-        return embeds, mask, labels, log_density
+        return embeds, mask, labels, log_density, image_embeds
 
     # ---- training and generation ---------------------------------------------------------
-    def forward(self, images, prompts: list[str], answers: list[str] | None = None) -> CaptionerOutput:
-        embeds, mask, labels, log_density = self._embed(images, prompts, answers)
+    def forward(self, images, prompts: list[str], answers: list[str] | None = None,
+                targets: torch.Tensor | None = None) -> CaptionerOutput:
+        """`targets` (B, aux_targets) in [0, 1], NaN where unknown: adds the auxiliary head's loss."""
+        embeds, mask, labels, log_density, image_embeds = self._embed(images, prompts, answers)
         logits = self.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions(mask)).logits
         loss = None
         if answers is not None:  # next-token loss: logits at t predict labels at t+1
             loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(),
                                    ignore_index=IGNORE)
+        if targets is not None:
+            aux = self.aux_loss(image_embeds, targets)
+            loss = aux if loss is None else loss + self.config.aux_weight * aux
         return CaptionerOutput(loss, logits, log_density)
+
+    def aux_loss(self, image_embeds: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Binary cross-entropy of the auxiliary head on (B, n, D) image tokens; NaN targets are skipped."""
+        if self.aux_head is None:
+            raise ValueError("targets given, but this model has no auxiliary head (config.aux_targets = 0)")
+        if targets.shape != (image_embeds.shape[0], self.config.aux_targets):
+            raise ValueError(f"targets {tuple(targets.shape)}, expected ({image_embeds.shape[0]}, "
+                             f"{self.config.aux_targets})")
+        logits = self.aux_head(image_embeds.flatten(1).float())  # (B, n*D) -> (B, targets)
+        known = ~targets.isnan()
+        return F.binary_cross_entropy_with_logits(logits[known], targets[known].to(logits.dtype))
 
     @torch.no_grad()
     def generate(self, images, prompts: list[str], max_new_tokens: int = 64, do_sample: bool = False,
@@ -133,7 +162,7 @@ class AestheticCaptioner(nn.Module):
     @torch.no_grad()
     def generate_ids(self, images, prompts: list[str], sampling: Sampling, use_cache: bool = True,
                      seed: int | None = None, repeat: int = 1) -> torch.Tensor:
-        embeds, mask, _, _ = self._embed(images, prompts, repeat=repeat)
+        embeds, mask, *_ = self._embed(images, prompts, repeat=repeat)
         gen = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
         return decode(self.lm, embeds, mask, self._eos_ids(), self.tokenizer.pad_token_id, sampling,
                       use_cache=use_cache, generator=gen)

@@ -95,11 +95,15 @@ class IASViT(nn.Module):
         self.register_buffer("mean", torch.tensor(vision.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(vision.std).view(1, 3, 1, 1), persistent=False)
         self._saliency: torch.Tensor | None = None
-        self._captured: torch.Tensor | None = None
+        self._captured: dict[str, torch.Tensor] = {}
         for i in self.fusion:
             layers[int(i)].register_forward_hook(self._fusion_hook(self.fusion[i]))
         if vision.feature_layer != -1:
-            layers[vision.feature_layer].register_forward_hook(self._capture_hook)
+            layers[vision.feature_layer].register_forward_hook(self._capture_hook("features"))
+        if vision.detail_layer is not None:
+            if not -n <= vision.detail_layer < n:
+                raise ValueError(f"detail_layer {vision.detail_layer} out of range for a ViT of {n} blocks")
+            layers[vision.detail_layer].register_forward_hook(self._capture_hook("detail"))
 
     @property
     def width(self) -> int:
@@ -118,11 +122,15 @@ class IASViT(nn.Module):
             return (fused, *output[1:]) if isinstance(output, tuple) else fused
         return hook
 
-    def _capture_hook(self, module, args, output):
-        self._captured = output[0] if isinstance(output, tuple) else output
+    def _capture_hook(self, key: str):
+        def hook(module, args, output):
+            self._captured[key] = output[0] if isinstance(output, tuple) else output
+        return hook
 
-    def forward(self, images: torch.Tensor, saliency: torch.Tensor | None) -> torch.Tensor:
-        """images (B,3,S,S) in [0,1]; saliency tokens (B,M,kv_dim) or None -> patch tokens (B,g*g,C).
+    def forward(self, images: torch.Tensor, saliency: torch.Tensor | None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """images (B,3,S,S) in [0,1]; saliency tokens (B,M,kv_dim) or None ->
+        (patch tokens (B,g*g,C), the detail layer's patch tokens (B,g*g,C) or None).
 
         Prefix tokens (CLS, registers) are dropped: the projector works on the patch grid.
         """
@@ -130,11 +138,14 @@ class IASViT(nn.Module):
         self._saliency = saliency
         try:
             out = self.tower(pixel_values=pixel_values).last_hidden_state
-            if self.config.feature_layer != -1:
-                out = self._captured
+            out = self._captured.get("features", out)
+            detail = self._captured.get("detail")
         finally:
-            self._saliency = self._captured = None
-        n_prefix = out.shape[1] - self.grid ** 2
+            self._saliency, self._captured = None, {}
+        return self._patches(out), None if detail is None else self._patches(detail)
+
+    def _patches(self, tokens: torch.Tensor) -> torch.Tensor:
+        n_prefix = tokens.shape[1] - self.grid ** 2
         if n_prefix < 0:
-            raise ValueError(f"ViT gave {out.shape[1]} tokens for a {self.grid}x{self.grid} grid")
-        return out[:, n_prefix:]
+            raise ValueError(f"ViT gave {tokens.shape[1]} tokens for a {self.grid}x{self.grid} grid")
+        return tokens[:, n_prefix:]

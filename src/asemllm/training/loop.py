@@ -16,7 +16,7 @@ import torch
 
 from ..stages import train_mode
 from . import checkpoints
-from .samples import batch_order, load_batch, samples_from
+from .samples import batch_order, batch_targets, load_batch, samples_from
 from .settings import TrainSettings
 
 
@@ -102,8 +102,10 @@ def _loop(settings, acc, wrapped, model, opt, sched, samples, state, out, log) -
         for bi in range(state["batch"], len(order)):
             mine = [samples[i] for i in order[bi][rank * b:(rank + 1) * b]]
             images, p, a = load_batch(mine, size, prompts)
+            targets = batch_targets(mine, model.config.aux_targets)
             with acc.accumulate(wrapped):
-                loss = wrapped(images.to(acc.device), p, a).loss
+                loss = wrapped(images.to(acc.device), p, a,
+                               targets=None if targets is None else targets.to(acc.device)).loss
                 acc.backward(loss)
                 if acc.sync_gradients:
                     acc.clip_grad_norm_(wrapped.parameters(), settings.max_grad_norm)

@@ -11,6 +11,7 @@ class Sample:
     image: str
     aspect: str
     text: str
+    targets: tuple | None = None  # the record's meta["targets"] for the auxiliary head (None = unknown)
 
 
 def samples_from(records, image_root: str = "", aspects: list[str] | None = None) -> list[Sample]:
@@ -18,10 +19,12 @@ def samples_from(records, image_root: str = "", aspects: list[str] | None = None
     out = []
     for r in records:
         image = str(Path(image_root) / r.image) if image_root and not Path(r.image).is_absolute() else r.image
+        targets = r.meta.get("targets")
+        targets = tuple(targets) if targets is not None else None
         for aspect, texts in r.critiques.items():
             if aspects and aspect not in aspects:
                 continue
-            out.extend(Sample(image, aspect, t) for t in texts if t.strip())
+            out.extend(Sample(image, aspect, t, targets) for t in texts if t.strip())
     return out
 
 
@@ -41,3 +44,19 @@ def load_batch(samples: list[Sample], size: int, prompts: dict):
 
     images = to_batch([s.image for s in samples], size)
     return images, [prompts[s.aspect] for s in samples], [s.text for s in samples]
+
+
+def batch_targets(samples: list[Sample], n: int):
+    """(B, n) auxiliary targets, NaN where unknown (a null entry, or a record without targets);
+    None when the model has no auxiliary head (n = 0)."""
+    import torch
+
+    if not n:
+        return None
+    rows = []
+    for s in samples:
+        t = s.targets if s.targets is not None else (None,) * n
+        if len(t) != n:
+            raise ValueError(f"{s.image}: {len(t)} targets in meta['targets'], the model's head has {n}")
+        rows.append([float("nan") if v is None else float(v) for v in t])
+    return torch.tensor(rows)
