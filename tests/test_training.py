@@ -119,3 +119,20 @@ def test_cli_train_then_eval_end_to_end(shared_data, tmp_path, capsys):
     corpus = result["results"]["iasm"]["corpus"]
     assert {"BLEU-4", "METEOR", "ROUGE-L", "CIDEr-D"} <= set(corpus)
     assert result["jobs"] == 8 and result["model_config"]["lm"]["lora"]["r"] == 8
+
+
+def test_auxiliary_targets_train_and_are_logged(shared_data, tmp_path):
+    """Records carrying meta.targets train the auxiliary head beside the LM; its loss is logged."""
+    from asemllm.config import tiny_config
+    from asemllm.training.loop import train
+
+    records = [CritiqueRecord(id=k, image=str(shared_data / "photos" / k), split="train",
+                              critiques={"overall": [v]}, meta={"targets": [float(i % 2), None]})
+               for i, (k, v) in enumerate(CAPTIONS.items())]
+    write_jsonl(records, tmp_path / "train.jsonl")
+    model = {**tiny_config().to_dict(), "aux_targets": 2}
+    train(_settings(tmp_path / "train.jsonl", tmp_path / "run", model=model), log=lambda *a: None)
+    lines = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    aux = [line["aux_loss"] for line in lines]
+    assert len(aux) == 6 and all(0 < a < line["loss"] for a, line in zip(aux, lines))
+    assert aux[-1] < aux[0]  # the head learns which photos are target 1

@@ -23,6 +23,7 @@ class CaptionerOutput:
     loss: torch.Tensor | None
     logits: torch.Tensor  # (B, T, V)
     log_density: torch.Tensor | None  # (B, 1, H, W) saliency of the input images
+    aux_loss: torch.Tensor | None = None  # the auxiliary head's part (already inside `loss`)
 
 
 class AestheticCaptioner(nn.Module):
@@ -135,10 +136,11 @@ class AestheticCaptioner(nn.Module):
         if answers is not None:  # next-token loss: logits at t predict labels at t+1
             loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(),
                                    ignore_index=IGNORE)
+        aux = None
         if targets is not None:
             aux = self.aux_loss(image_embeds, targets)
             loss = aux if loss is None else loss + self.config.aux_weight * aux
-        return CaptionerOutput(loss, logits, log_density)
+        return CaptionerOutput(loss, logits, log_density, aux)
 
     def aux_loss(self, image_embeds: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Binary cross-entropy of the auxiliary head on (B, n, D) image tokens; NaN targets are skipped."""

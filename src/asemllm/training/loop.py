@@ -93,7 +93,7 @@ def _loop(settings, acc, wrapped, model, opt, sched, samples, state, out, log) -
 
     size, prompts, b, rank = model.config.vision.image_size, model.config.prompts, settings.batch_size, acc.process_index
     bar = tqdm(total=settings.max_steps, initial=state["step"], disable=not acc.is_main_process, desc="train")
-    t0, seen, losses = time.time(), 0, []
+    t0, seen, losses, aux = time.time(), 0, [], []
     runlog = RunLog(out) if acc.is_main_process else None
     stop = min(settings.max_steps, state["step"] + settings.session_steps) if settings.session_steps else settings.max_steps
     train_mode(model)
@@ -104,22 +104,25 @@ def _loop(settings, acc, wrapped, model, opt, sched, samples, state, out, log) -
             images, p, a = load_batch(mine, size, prompts)
             targets = batch_targets(mine, model.config.aux_targets)
             with acc.accumulate(wrapped):
-                loss = wrapped(images.to(acc.device), p, a,
-                               targets=None if targets is None else targets.to(acc.device)).loss
+                result = wrapped(images.to(acc.device), p, a,
+                                 targets=None if targets is None else targets.to(acc.device))
+                loss = result.loss
                 acc.backward(loss)
                 if acc.sync_gradients:
                     acc.clip_grad_norm_(wrapped.parameters(), settings.max_grad_norm)
                 opt.step()
                 opt.zero_grad()
             losses.append(loss.detach())
+            if result.aux_loss is not None:
+                aux.append(result.aux_loss.detach())
             seen += len(mine) * acc.num_processes
             if not acc.sync_gradients:
                 continue
             sched.step()
             state.update(step=state["step"] + 1, batch=bi + 1)
             bar.update(1)
-            _report(settings, acc, state, sched, losses, seen / (time.time() - t0), runlog, bar)
-            losses = []
+            _report(settings, acc, state, sched, losses, aux, seen / (time.time() - t0), runlog, bar)
+            losses, aux = [], []
             if state["step"] % settings.save_every == 0 or state["step"] == stop:
                 full = acc.get_state_dict(wrapped)  # every process takes part (FSDP gathers shards)
                 checkpoints.save(out / "checkpoints" / f"step-{state['step']}", model, full, opt, sched,
@@ -145,16 +148,22 @@ class RunLog:
         with open(self.path, "a") as f:
             f.write(json.dumps(line) + "\n")
         if self.tb is not None:
-            for k in ("loss", "lr", "samples_per_s"):
-                self.tb.add_scalar(f"train/{k}", line[k], line["step"])
+            for k in ("loss", "aux_loss", "lr", "samples_per_s"):
+                if k in line:
+                    self.tb.add_scalar(f"train/{k}", line[k], line["step"])
 
 
-def _report(settings, acc, state, sched, losses, rate, runlog, bar) -> None:
-    loss = acc.reduce(torch.stack(losses).mean().to(acc.device), reduction="mean").item()
-    bar.set_postfix(loss=f"{loss:.4f}", samples_s=f"{rate:.1f}")
+def _report(settings, acc, state, sched, losses, aux, rate, runlog, bar) -> None:
+    """`loss` is the total; `aux_loss` (models with an auxiliary head) is its auxiliary part."""
+    def mean(xs):
+        return acc.reduce(torch.stack(xs).mean().to(acc.device), reduction="mean").item()
+
+    line = {"step": state["step"], "epoch": state["epoch"], "loss": mean(losses)}
+    if aux:
+        line["aux_loss"] = mean(aux)
+    bar.set_postfix(loss=f"{line['loss']:.4f}", samples_s=f"{rate:.1f}")
     if runlog is not None and (state["step"] % settings.log_every == 0 or state["step"] == 1):
-        runlog.write({"step": state["step"], "epoch": state["epoch"], "loss": loss,
-                      "lr": sched.get_last_lr()[0], "samples_per_s": round(rate, 2)})
+        runlog.write({**line, "lr": sched.get_last_lr()[0], "samples_per_s": round(rate, 2)})
 
 
 def _trim_log(path: Path, step: int) -> None:
