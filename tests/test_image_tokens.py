@@ -74,8 +74,8 @@ def test_aux_loss_adds_to_the_lm_loss_and_skips_unknown_targets(two_photos):
     prompts = ["Describe."] * 2
     lm_only = model(photos, prompts, captions).loss
     both = model(photos, prompts, captions, targets=targets).loss
-    embeds, _ = model.encode_images(photos)
-    assert both.item() == pytest.approx(lm_only.item() + 0.5 * model.aux_loss(embeds, targets).item(), rel=1e-5)
+    _, _, logits = model._encode(photos)
+    assert both.item() == pytest.approx(lm_only.item() + 0.5 * model.aux_loss(logits, targets).item(), rel=1e-5)
     model.zero_grad()
     model(photos, prompts, targets=targets).loss.backward()  # the aux loss alone (no answers)
     grad = model.aux_head.weight.grad  # (targets, n*D)
@@ -90,6 +90,22 @@ def test_aux_errors_name_the_problem(two_photos):
         _tiny(aux_targets=0)(photos, ["Describe."] * 2, captions, targets=torch.zeros(2, 3))
     with pytest.raises(ValueError, match=r"targets \(2, 4\), expected \(2, 3\)"):
         _tiny(aux_targets=3)(photos, ["Describe."] * 2, captions, targets=torch.zeros(2, 4))
+    with pytest.raises(ValueError, match="aux_token needs an auxiliary head"):
+        _tiny(aux_targets=0, aux_token=True)
+
+
+def test_aux_token_is_the_heads_prediction_and_the_lm_reads_it(two_photos):
+    photos, captions = two_photos
+    model = _tiny(aux_targets=3, aux_token=True)
+    plain = _tiny(aux_targets=3)
+    assert model.num_image_tokens == plain.num_image_tokens + 1
+    tokens, _, logits = model._encode(photos)
+    assert torch.allclose(tokens[:, -1], model.aux_embed(torch.sigmoid(logits)))
+    # the generated prompt has a slot for it, and the LM loss reaches the head through it
+    model.zero_grad()
+    model(photos, ["Describe."] * 2, captions).loss.backward()
+    assert model.aux_embed.weight.grad.abs().sum() > 0 and model.aux_head.weight.grad.abs().sum() > 0
+    assert len(model.generate(photos, ["Describe."] * 2, max_new_tokens=3)) == 2
 
 
 def test_batch_targets_fill_unknowns_with_nan():

@@ -11,8 +11,24 @@ from asemllm.stages import STAGES, format_table, groups, set_stage
 INERT = ("embeddings.mask_token", "k_proj.bias", "attention.key.bias")
 
 
+@pytest.fixture(params=["plain", "aux"])
+def model(request, tiny):
+    """The tiny model, and one with every optional part (detail statistics, saliency cells,
+    auxiliary head and token): all of them must sit in a group that the stages switch."""
+    if request.param == "plain":
+        return tiny
+    from asemllm.build import build_model
+    from asemllm.config import tiny_config
+
+    cfg = tiny_config()
+    cfg.vision.detail_layer, cfg.projector.saliency_cells, cfg.aux_targets, cfg.aux_token = 0, True, 3, True
+    torch.manual_seed(0)
+    return build_model(cfg)
+
+
 @pytest.mark.parametrize("stage", STAGES)
-def test_trainable_parts_change_and_frozen_parts_do_not(tiny, two_photos, stage):
+def test_trainable_parts_change_and_frozen_parts_do_not(model, two_photos, stage):
+    tiny = model
     photos, captions = two_photos
     rows = {r.module: r for r in set_stage(tiny, stage)}
     with torch.no_grad():  # open the gates so every marked part sits on the loss's path

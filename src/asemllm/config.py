@@ -115,6 +115,8 @@ class ModelConfig:
     # instead of waiting for the LM's gradient to find it. 0: no head.
     aux_targets: int = 0
     aux_weight: float = 1.0
+    # The head's probabilities, projected to the LM width, become one more image token.
+    aux_token: bool = False
 
     def prompt(self, aspect: str) -> str:
         if aspect not in self.prompts:

@@ -37,6 +37,9 @@ class AestheticCaptioner(nn.Module):
         self.projector = Projector(config.projector, vision.width, dim, detail_dim=detail)
         self.aux_head = nn.Linear(self.projector.num_tokens(vision.grid) * dim, config.aux_targets) \
             if config.aux_targets else None
+        if config.aux_token and not config.aux_targets:
+            raise ValueError("aux_token needs an auxiliary head: set aux_targets > 0")
+        self.aux_embed = nn.Linear(config.aux_targets, dim) if config.aux_token else None
         self.lm = lm
         self.tokenizer = tokenizer
         self.image_token_id = tokenizer.convert_tokens_to_ids(config.lm.image_token)
@@ -45,7 +48,7 @@ class AestheticCaptioner(nn.Module):
 
     @property
     def num_image_tokens(self) -> int:
-        return self.projector.num_tokens(self.vision.grid)
+        return self.projector.num_tokens(self.vision.grid) + (self.aux_embed is not None)
 
     @property
     def device(self) -> torch.device:
@@ -58,6 +61,22 @@ class AestheticCaptioner(nn.Module):
         config.saliency picks where the map comes from: the IASM, a centre-bias or random stand-in
         (ablations; the IASM still supplies the features), or "none" (plain ViT, no fusion).
         """
+        embeds, log_density, _ = self._encode(images)
+        return embeds, log_density
+
+    def _encode(self, images):
+        """-> (LM embeddings (B,n,D), log-density or None, auxiliary logits (B, aux_targets) or None).
+        With aux_token, the head's probabilities, projected to the LM width, are the last image
+        token: one slot that says which claims the image supports, easy for the LM to find."""
+        tokens, log_density = self._project(images)
+        aux = None
+        if self.aux_head is not None:
+            aux = self.aux_head(tokens.flatten(1))  # (B, n*D) -> (B, aux_targets)
+            if self.aux_embed is not None:
+                tokens = torch.cat([tokens, self.aux_embed(torch.sigmoid(aux)).unsqueeze(1)], dim=1)
+        return tokens, log_density, aux
+
+    def _project(self, images) -> tuple[torch.Tensor, torch.Tensor | None]:
         images = self._as_tensor(images)
         source = self.config.saliency
         if source not in SOURCES:
@@ -118,19 +137,19 @@ class AestheticCaptioner(nn.Module):
 
     def _embed(self, images, prompts, answers=None, repeat: int = 1):
         """`repeat`: each image serves that many consecutive prompts (encoded once, not per prompt)."""
-        image_embeds, log_density = self.encode_images(images)
+        image_embeds, log_density, aux = self._encode(images)
         image_embeds = image_embeds.repeat_interleave(repeat, dim=0)  # (B*repeat, n, D)
         if len(prompts) != image_embeds.shape[0]:
             raise ValueError(f"{image_embeds.shape[0] // repeat} images x {repeat} but {len(prompts)} prompts")
         input_ids, mask, labels = self.tokenize(prompts, answers)
         embeds = splice_image_embeddings(self.lm, input_ids, image_embeds, self.image_token_id)
-        return embeds, mask, labels, log_density, image_embeds
+        return embeds, mask, labels, log_density, aux
 
     # ---- training and generation ---------------------------------------------------------
     def forward(self, images, prompts: list[str], answers: list[str] | None = None,
                 targets: torch.Tensor | None = None) -> CaptionerOutput:
         """`targets` (B, aux_targets) in [0, 1], NaN where unknown: adds the auxiliary head's loss."""
-        embeds, mask, labels, log_density, image_embeds = self._embed(images, prompts, answers)
+        embeds, mask, labels, log_density, aux_logits = self._embed(images, prompts, answers)
         logits = self.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions(mask)).logits
         loss = None
         if answers is not None:  # next-token loss: logits at t predict labels at t+1
@@ -138,18 +157,17 @@ class AestheticCaptioner(nn.Module):
                                    ignore_index=IGNORE)
         aux = None
         if targets is not None:
-            aux = self.aux_loss(image_embeds, targets)
+            aux = self.aux_loss(aux_logits, targets)
             loss = aux if loss is None else loss + self.config.aux_weight * aux
         return CaptionerOutput(loss, logits, log_density, aux)
 
-    def aux_loss(self, image_embeds: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Binary cross-entropy of the auxiliary head on (B, n, D) image tokens; NaN targets are skipped."""
-        if self.aux_head is None:
+    def aux_loss(self, logits: torch.Tensor | None, targets: torch.Tensor) -> torch.Tensor:
+        """Binary cross-entropy of the auxiliary head's (B, aux_targets) logits; NaN targets are skipped."""
+        if logits is None:
             raise ValueError("targets given, but this model has no auxiliary head (config.aux_targets = 0)")
-        if targets.shape != (image_embeds.shape[0], self.config.aux_targets):
-            raise ValueError(f"targets {tuple(targets.shape)}, expected ({image_embeds.shape[0]}, "
-                             f"{self.config.aux_targets})")
-        logits = self.aux_head(image_embeds.flatten(1).float())  # (B, n*D) -> (B, targets)
+        if targets.shape != logits.shape:
+            raise ValueError(f"targets {tuple(targets.shape)}, expected {tuple(logits.shape)}")
+        logits = logits.float()
         known = ~targets.isnan()
         return F.binary_cross_entropy_with_logits(logits[known], targets[known].to(logits.dtype))
 
