@@ -183,3 +183,23 @@ def test_bundle_refuses_a_critic_that_fails_its_measurement(tiny, tmp_path):
     measured["claim_agreement"]["agree"] = 0.93
     (tmp_path / "run" / "measured.json").write_text(json.dumps(measured))
     assert "tensors" in bundle(tmp_path / "run" / "model", tmp_path / "out")
+
+
+def test_eval_reports_the_auxiliary_head_beside_the_text(shared_data):
+    """A model with a head over the teacher's rules gets the head's own precision/recall and edit
+    share; the numbers are counts over real measurements (a random tiny model: no result)."""
+    from asemllm.build import build_model
+    from asemllm.config import tiny_config
+    from asemllm.critic.teacher import ALL_RULES
+
+    cfg = tiny_config()
+    cfg.aux_targets, cfg.aux_token = len(ALL_RULES), True
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    result = evaluate.measure_critic(model, shared_data, limit=1, max_new_tokens=4)
+    head = result["claim_agreement"]["head"]
+    assert set(head) == {"claims_said", "precision", "recall", "accuracy"}
+    assert 0 <= head["claims_said"] <= len(ALL_RULES) and 0 <= head["accuracy"] <= 1
+    edits = result["controlled_edits"]
+    assert 0 <= edits["head_reported"] <= edits["shown"] and "head_share" in edits
+    assert "head" not in evaluate.measure_critic(None, shared_data, limit=1)["claim_agreement"]

@@ -5,6 +5,9 @@
 2. Controlled edits: darken, brighten, blur, tilt, move the subject. An edit counts when the
    measurement shows its effect (the teacher would say it); the critic reports it when its critique
    of the aspect the edit touches makes a true claim of that effect.
+
+For a model with an auxiliary head (config.aux_targets = the teacher's rules) both are also
+reported for the head alone ("head"): what the image tokens know, next to what the text says.
 """
 
 from __future__ import annotations
@@ -70,15 +73,30 @@ def _generate(model, jobs, max_new_tokens) -> list[str]:
     return [t.strip() for t in texts]
 
 
+def _has_head(model) -> bool:
+    return model is not None and getattr(model, "aux_head", None) is not None
+
+
+def _head(model, images):
+    """The model's auxiliary-head probabilities (N, rules of ALL_RULES), or None without a head."""
+    import torch
+
+    if not _has_head(model):
+        return None
+    with torch.no_grad():
+        return torch.sigmoid(model._encode(images)[2]).cpu().numpy()
+
+
 def claim_agreement(model, photos, max_new_tokens: int = 96, log=None) -> dict:
     """Share of the claims in the critiques of `photos` (all seven aspects) that the measurements back."""
     from .attributes import measure
     from .teacher import ASPECTS
 
-    per_rule, per_aspect, examples = Counter(), Counter(), []
+    per_rule, per_aspect, examples, head = Counter(), Counter(), [], Counter()
     empty = unchecked = total = 0
     for i, image in enumerate(photos):
         attrs = measure(image)
+        _count_head(head, _head(model, [image]), attrs)
         texts = dict(zip(ASPECTS, _generate(model, [(image, a) for a in ASPECTS], max_new_tokens)))
         for aspect, text in texts.items():
             checks = check_claims(text, attrs)
@@ -99,7 +117,26 @@ def claim_agreement(model, photos, max_new_tokens: int = 96, log=None) -> dict:
             "sentences": total, "sentences_without_known_claims": unchecked,
             "per_aspect": {a: _share(per_aspect, a) for a in ASPECTS},
             "per_rule": {r: _share(per_rule, r) for r in sorted({r for r, _ in per_rule})},
-            "examples": examples}
+            "examples": examples} | ({"head": _head_summary(head)} if head else {})
+
+
+def _count_head(counts: Counter, probs, attrs) -> None:
+    """Tally the head's yes/no per rule against whether the rule holds on the measurements."""
+    from .teacher import targets
+
+    if probs is None:
+        return
+    for p, t in zip(probs[0], targets(attrs), strict=True):
+        counts[p > 0.5, t == 1.0] += 1
+
+
+def _head_summary(c: Counter) -> dict:
+    """precision: of the claims the head says hold, the share that do (the head's "claims backed");
+    recall: of the claims that hold, the share it finds."""
+    said, held = c[True, True] + c[True, False], c[True, True] + c[False, True]
+    return {"claims_said": said, "precision": round(c[True, True] / said, 4) if said else None,
+            "recall": round(c[True, True] / held, 4) if held else None,
+            "accuracy": round((c[True, True] + c[False, False]) / sum(c.values()), 4)}
 
 
 def _share(counts: Counter, key=None) -> dict | float | None:
@@ -117,8 +154,11 @@ def edit_detection(model, photos, max_new_tokens: int = 96, log=None) -> dict:
     from .attributes import measure
     from .teacher import RULES_BY_ID, values
 
+    from .teacher import ALL_RULES
+
     iasm = load_iasm()
     rows = {e.name: Counter() for e in EDITS}
+    index = {r.id: i for i, r in enumerate(ALL_RULES)}
     for i, image in enumerate(photos):
         (sal,) = predict_maps(iasm, [image], [(image.height, image.width)])
         before = values(measure(image, saliency=sal))
@@ -134,14 +174,21 @@ def edit_detection(model, photos, max_new_tokens: int = 96, log=None) -> dict:
                 todo.append((e, edited, after))
         # one batched generation per photo: every shown edit's aspects at once
         texts = iter(_generate(model, [(edited, a) for e, edited, _ in todo for a in e.aspects], max_new_tokens))
-        for e, _, after in todo:
+        probs = _head(model, [edited for _, edited, _ in todo]) if todo else None
+        for k, (e, _, after) in enumerate(todo):
             said = {r for a in e.aspects for r, ok in check_claims(next(texts), after) if ok}
             rows[e.name]["reported"] += bool(said & set(e.effects))
+            if probs is not None:  # the head "reports" it when it gives a true effect p > 0.5
+                rows[e.name]["head reported"] += any(
+                    probs[k, index[r]] > 0.5 and RULES_BY_ID[r].holds(after) for r in e.effects)
         if log:
             log(i + 1, len(photos))
     shown = sum(c["shown"] for c in rows.values())
     reported = sum(c["reported"] for c in rows.values())
-    return {"shown": shown, "reported": reported, "share": round(reported / shown, 4) if shown else None,
+    head = {"head_reported": sum(c["head reported"] for c in rows.values())} if _has_head(model) else {}
+    if head and shown:
+        head["head_share"] = round(head["head_reported"] / shown, 4)
+    return {"shown": shown, "reported": reported, "share": round(reported / shown, 4) if shown else None, **head,
             "per_edit": {k: dict(c) | {"share": round(c["reported"] / c["shown"], 4) if c["shown"] else None}
                          for k, c in rows.items()}}
 
