@@ -32,11 +32,11 @@ def test_hf_towers_fuse_as_identity_at_init(tmp_path, kind):
     vit = IASViT(vcfg, FusionConfig(layers=(1, 2), num_heads=2, dim=16, kv_grid=2), tower, kv_dim=5)
     images, sal = torch.rand(2, 3, 32, 32), torch.rand(2, 4, 5)
     with torch.no_grad():
-        plain = vit(images, None)
+        plain, _ = vit(images, None)
         assert plain.shape == (2, 16, 32)  # CLS (CLIP, DINOv2) dropped; SigLIP has none
-        assert (vit(images, sal) - plain).abs().max().item() < 1e-6
+        assert (vit(images, sal)[0] - plain).abs().max().item() < 1e-6
         vit.fusion["2"].attn_gate.fill_(1.0)
-        assert (vit(images, sal) - plain).abs().max().item() > 1e-4
+        assert (vit(images, sal)[0] - plain).abs().max().item() > 1e-4
 
 
 def test_hf_lm_from_local_folder(tmp_path):
