@@ -1,6 +1,7 @@
 """Put a trained critic into the package: the few-MB weights `asemllm.load()` uses by default.
 
-Only what training changed is stored, in fp16: fusion, projector and LoRA. The IASM is left out
+Only what training changed is stored, in fp16: fusion, projector, LoRA (and the auxiliary head
+and token, when the model has them). The IASM is left out
 when it is still the bundled NUS-trained one (the config says `weights: bundled`, and the build
 loads it from there); a retrained IASM is kept.
 

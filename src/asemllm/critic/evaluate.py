@@ -152,9 +152,7 @@ def edit_detection(model, photos, max_new_tokens: int = 96, log=None) -> dict:
     """Per edit: how many edits the measurement shows (`shown`) and the critic reports (`reported`)."""
     from ..saliency.predict import load_iasm, predict_maps
     from .attributes import measure
-    from .teacher import RULES_BY_ID, values
-
-    from .teacher import ALL_RULES
+    from .teacher import ALL_RULES, RULES_BY_ID, values
 
     iasm = load_iasm()
     rows = {e.name: Counter() for e in EDITS}
