@@ -103,3 +103,17 @@ def test_default_model_runs_on_a_real_photo(shared_data):
     assert torch.isfinite(embeds).all()
     text = model.generate([photo], ["Describe this photo in one sentence."], max_new_tokens=12)[0]
     assert isinstance(text, str) and text.strip()
+
+
+def test_random_backbones_have_the_offline_ones_shapes():
+    """random:dinov2-s and random:smollm2-135m are the converted checkpoints' architectures: the
+    same parameter counts (measured on the real dinov2-s and SmolLM2-135M), random weights."""
+    from asemllm.backbones import load_lm, load_vision
+
+    tower, mean, std, size = load_vision("random:dinov2-s", 224)
+    assert sum(p.numel() for p in tower.parameters()) == 22_056_576 and size == 224
+    assert tower.config.patch_size == 14 and (mean, std) == ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    lm, tok = load_lm("random:smollm2-135m", "<image>")
+    assert sum(p.numel() for p in lm.parameters()) == 134_515_008  # embeddings tied to the output
+    assert lm.get_input_embeddings().num_embeddings == 49152 > len(tok)  # byte tokenizer ids fit
+    assert tok.convert_tokens_to_ids("<image>") == len(tok) - 1 and tok.padding_side == "left"

