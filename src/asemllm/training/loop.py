@@ -103,16 +103,8 @@ def _loop(settings, acc, wrapped, model, opt, sched, samples, state, out, log) -
             mine = [samples[i] for i in order[bi][rank * b:(rank + 1) * b]]
             images, p, a = load_batch(mine, size, prompts)
             targets = batch_targets(mine, model.config.aux_targets)
-            with acc.accumulate(wrapped):
-                result = wrapped(images.to(acc.device), p, a,
-                                 targets=None if targets is None else targets.to(acc.device))
-                loss = result.loss
-                acc.backward(loss)
-                if acc.sync_gradients:
-                    acc.clip_grad_norm_(wrapped.parameters(), settings.max_grad_norm)
-                opt.step()
-                opt.zero_grad()
-            losses.append(loss.detach())
+            result = step(acc, wrapped, opt, images, p, a, targets, settings.max_grad_norm)
+            losses.append(result.loss.detach())
             if result.aux_loss is not None:
                 aux.append(result.aux_loss.detach())
             seen += len(mine) * acc.num_processes
@@ -130,6 +122,20 @@ def _loop(settings, acc, wrapped, model, opt, sched, samples, state, out, log) -
             if state["step"] >= stop:
                 return
         state.update(epoch=state["epoch"] + 1, batch=0)
+
+
+def step(acc, wrapped, opt, images, prompts, answers, targets, max_grad_norm: float):
+    """One forward/backward and (when accumulation is complete) optimiser update; `asemllm bench
+    train` times exactly this. -> the model's CaptionerOutput."""
+    with acc.accumulate(wrapped):
+        result = wrapped(images.to(acc.device), prompts, answers,
+                         targets=None if targets is None else targets.to(acc.device))
+        acc.backward(result.loss)
+        if acc.sync_gradients:
+            acc.clip_grad_norm_(wrapped.parameters(), max_grad_norm)
+        opt.step()
+        opt.zero_grad()
+    return result
 
 
 class RunLog:
