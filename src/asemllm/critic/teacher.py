@@ -469,6 +469,25 @@ VERDICTS: list[Rule] = [
 RULES_BY_ID.update({r.id: r for r in VERDICTS})
 ALL_RULES: list[Rule] = RULES + VERDICTS
 
+# Rules of which at most one can hold (bands of one measurement, or a claim and its negation):
+# a critic that predicts claims keeps only its most confident of each group.
+EXCLUSIVE: list[tuple[str, ...]] = [
+    ("exposure.dark", "exposure.bright", "exposure.good"),
+    ("highlights.clipped", "tones.intact"), ("shadows.crushed", "tones.intact"),
+    ("sharpness.soft", "sharpness.good"), ("noise.high", "noise.low"),
+    ("contrast.low", "contrast.high", "contrast.good"),
+    ("colour.muted", "colour.moderate", "colour.vivid"),
+    ("colour.warm", "colour.cool", "colour.neutral"), ("colour.cast", "colour.neutral"),
+    ("placement.thirds", "placement.off_centre", "placement.loose"),  # thirds and centred can
+    ("placement.centred", "placement.off_centre", "placement.loose"),  # both hold (thresholds overlap)
+    ("subject.small", "subject.size_good", "subject.large"),
+    ("balance.even", "balance.leaning", "balance.lopsided"),
+    ("horizon.tilted", "horizon.level"), ("clutter.busy", "clutter.clean"),
+    ("focus.subject_sharp", "focus.subject_fair", "focus.subject_soft"),
+    ("focus.behind", "dof.deep", "dof.uniform_soft", "dof.moderate", "dof.shallow"),
+    ("overall.strong", "overall.mixed", "overall.weak"),
+]
+
 
 # ---- critiques ----------------------------------------------------------------------------------
 @dataclass
@@ -534,26 +553,26 @@ def _claim(rule: Rule, aspect: str, v: dict, rng: random.Random, label, with_adv
     return Claim(aspect, render(rule, v, p, a, label), _evidence(rule, v), rule.id)
 
 
-def _general(v: dict, rng: random.Random, label) -> list[Claim]:
-    """The verdict, then the strongest findings elsewhere by rule weight: the two worst faults and
-    the main strength, or the two main strengths of a clean photo (no advice: this is a summary)."""
-    aspect = "general_impression"
-    claims = [_claim(r, aspect, v, rng, label) for r in VERDICTS if r.holds(v)]
-    fired = sorted((r for r in RULES if r.holds(v)), key=lambda r: -r.weight)  # stable: table order
+def chosen(aspect: str, holding: set[str]) -> list[Rule]:
+    """The rules an aspect's critique states, in order, given the ids of the rules that hold.
+    general_impression: the verdict, then the strongest findings elsewhere by rule weight (the two
+    worst faults and the main strength, or the two main strengths of a clean photo)."""
+    if aspect not in ASPECTS:
+        raise ValueError(f"unknown aspect {aspect!r}; expected one of {ASPECTS}")
+    if aspect != "general_impression":
+        return [r for r in RULES if aspect in r.aspects and r.id in holding]
+    fired = sorted((r for r in RULES if r.id in holding), key=lambda r: -r.weight)  # stable: table order
     faults, strengths = [r for r in fired if r.problem], [r for r in fired if not r.problem]
-    top = faults[:2] + strengths[:1] if faults else strengths[:2]
-    return claims + [_claim(r, aspect, v, rng, label, with_advice=False) for r in top]
+    return [r for r in VERDICTS if r.id in holding] + (faults[:2] + strengths[:1] if faults else strengths[:2])
 
 
 def critique(attributes: dict, aspect: str, rng: random.Random, label: str | None = None) -> Critique:
-    """The aspect's critique: one sentence per rule that holds on the measured attributes."""
-    if aspect not in ASPECTS:
-        raise ValueError(f"unknown aspect {aspect!r}; expected one of {ASPECTS}")
+    """The aspect's critique: one sentence per rule `chosen` for it on the measured attributes
+    (no advice in the general impression: it is a summary)."""
     v = values(attributes)
-    if aspect == "general_impression":
-        claims = _general(v, rng, label)
-    else:
-        claims = [_claim(r, aspect, v, rng, label) for r in RULES if aspect in r.aspects and r.holds(v)]
+    holding = {r.id for r in ALL_RULES if r.holds(v)}
+    advice = aspect != "general_impression"  # the verdicts have no advice to give either
+    claims = [_claim(r, aspect, v, rng, label, with_advice=advice) for r in chosen(aspect, holding)]
     return Critique(aspect, " ".join(c.statement for c in claims), claims)
 
 
