@@ -69,6 +69,7 @@ def test_build_writes_records_from_the_stored_pixels_and_resumes(shared_data, tm
         for aspect, (text,) in r["critiques"].items():
             assert all(ok for _, ok in check_claims(text, attrs)), (aspect, text)
             assert {rid for rid, _ in check_claims(text, attrs)} <= held  # the aux targets say so too
+            assert r["meta"]["findings"][aspect] == [rid for rid, _ in check_claims(text, attrs)]
         assert (r["meta"]["edits"] == []) == r["id"].endswith("-0")
 
 

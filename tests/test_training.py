@@ -136,3 +136,23 @@ def test_auxiliary_targets_train_and_are_logged(shared_data, tmp_path):
     aux = [line["aux_loss"] for line in lines]
     assert len(aux) == 6 and all(0 < a < line["loss"] for a, line in zip(aux, lines))
     assert aux[-1] < aux[0]  # the head learns which photos are target 1
+
+
+def test_findings_model_trains_on_the_claims_its_texts_state(shared_data, tmp_path):
+    """A model with findings: true reads each record's meta.findings[aspect] in its prompt; a
+    record without them is refused by name."""
+    from asemllm.config import tiny_config
+    from asemllm.training.loop import train
+
+    def records(with_findings):
+        return [CritiqueRecord(id=k, image=str(shared_data / "photos" / k), split="train", critiques={"focus": [v]},
+                               meta={"targets": [1.0, 0.0]} | ({"findings": {"focus": ["a"]}} if with_findings else {}))
+                for k, v in CAPTIONS.items()]
+
+    model = {**tiny_config().to_dict(), "aux_targets": 2, "findings": True}
+    write_jsonl(records(True), tmp_path / "train.jsonl")
+    train(_settings(tmp_path / "train.jsonl", tmp_path / "run", model=model), log=lambda *a: None)
+    assert len((tmp_path / "run" / "log.jsonl").read_text().splitlines()) == 6
+    write_jsonl(records(False), tmp_path / "bare.jsonl")
+    with pytest.raises(ValueError, match="no meta\\['findings'\\]"):
+        train(_settings(tmp_path / "bare.jsonl", tmp_path / "bare", model=model), log=lambda *a: None)

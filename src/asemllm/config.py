@@ -115,13 +115,23 @@ class ModelConfig:
     # instead of waiting for the LM's gradient to find it. 0: no head.
     aux_targets: int = 0
     aux_weight: float = 1.0
+    aux_hidden: int = 0  # > 0: the head is an MLP with this hidden width (placement is a band of
+                         # the saliency centroid, not a linear function of the tokens)
     # The head's probabilities, projected to the LM width, become one more image token.
     aux_token: bool = False
+    # Findings prompts (tag-guided, as in Tag2Text): the prompt also lists the claims the critique
+    # should state -- in training the ones its text states, at inference the ones the auxiliary
+    # head gives a probability above `findings_threshold` (asemllm.critic.findings).
+    findings: bool = False
+    findings_threshold: float = 0.5
 
-    def prompt(self, aspect: str) -> str:
+    def prompt(self, aspect: str, findings: list[str] | None = None) -> str:
+        """The aspect's prompt; with `findings` (claim ids), followed by "Findings: a, b."."""
         if aspect not in self.prompts:
             raise ValueError(f"no prompt for aspect {aspect!r}; this model knows {sorted(self.prompts)}")
-        return self.prompts[aspect]
+        if findings is None:
+            return self.prompts[aspect]
+        return f"{self.prompts[aspect]}\nFindings: {', '.join(findings) or 'none'}."
 
     def to_dict(self) -> dict:
         return asdict(self)

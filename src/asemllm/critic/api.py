@@ -74,6 +74,7 @@ class Critic:
 
     def _texts(self, photos, attrs, contents, aspects, seed) -> list[dict[str, str]]:
         from .content import subject_phrase
+        from .findings import prompts as findings_prompts
         from .teacher import critique
 
         labels = [subject_phrase(c) for c in contents]
@@ -84,7 +85,7 @@ class Critic:
         out = []
         for i in range(0, len(photos), per_call):
             chunk = photos[i:i + per_call]
-            prompts = [self.model.config.prompt(a) for _ in chunk for a in aspects]
+            prompts = findings_prompts(self.model, chunk, aspects)
             gen = self.model.generate(chunk, prompts, max_new_tokens=96, repeat=len(aspects))
             out += [dict(zip(aspects, gen[j * len(aspects):(j + 1) * len(aspects)])) for j in range(len(chunk))]
         return [{a: name_subject(t.strip(), label) for a, t in texts.items()} for texts, label in zip(out, labels)]

@@ -186,11 +186,13 @@ def _variant(job) -> dict:
     path = Path(out) / "images" / f"{photo.id}-{k}.jpg"
     image.save(path, quality=95)
     attrs = measure(load_image(str(path)))  # labels from exactly the pixels the model will see
-    texts = {a: c.text for a, c in critique_all(attrs, rng).items()}
+    critiques = critique_all(attrs, rng)
     return {"id": f"{photo.id}-{k}", "image": f"images/{path.name}", "split": "train",
-            "critiques": {a: [t] for a, t in texts.items() if t},
+            "critiques": {a: [c.text] for a, c in critiques.items() if c.text},
             "meta": {"photo": photo.id, "edits": done, "attributes": {n: a.value for n, a in attrs.items()},
-                     "targets": targets(attrs)}}
+                     "targets": targets(attrs),  # the auxiliary head's
+                     # the claims each text states (the prompt of a model trained with findings)
+                     "findings": {a: [x.rule for x in c.claims] for a, c in critiques.items() if c.text}}}
 
 
 def build(out: str | Path, root: str | Path, variants: int = 6, seed: int = 0, workers: int = 2,

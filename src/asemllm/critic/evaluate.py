@@ -62,14 +62,15 @@ def _generate(model, jobs, max_new_tokens) -> list[str]:
     """[(photo, aspect)] -> the critic's texts in that order, in one batched generation (the
     teacher's when `model` is None)."""
     from .attributes import measure
+    from .findings import prompts as findings_prompts
     from .teacher import critique
 
     if not jobs:
         return []
     if model is None:
         return [critique(measure(im), a, random.Random(0)).text for im, a in jobs]
-    texts = model.generate([im for im, _ in jobs], [model.config.prompt(a) for _, a in jobs],
-                           max_new_tokens=max_new_tokens)
+    prompts = [p for im, a in jobs for p in findings_prompts(model, [im], [a])]
+    texts = model.generate([im for im, _ in jobs], prompts, max_new_tokens=max_new_tokens)
     return [t.strip() for t in texts]
 
 
@@ -83,8 +84,7 @@ def _head(model, images):
 
     if not _has_head(model):
         return None
-    with torch.no_grad():
-        return torch.sigmoid(model._encode(images)[2]).cpu().numpy()
+    return model.aux_probabilities(images).cpu().numpy()
 
 
 def claim_agreement(model, photos, max_new_tokens: int = 96, log=None) -> dict:

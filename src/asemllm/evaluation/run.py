@@ -55,6 +55,7 @@ def _done(path: Path) -> dict[str, str]:
 
 
 def generate(model, todo: list[dict], path: Path, batch_size: int, max_new_tokens: int, log=None) -> dict:
+    from ..critic.findings import prompts as findings_prompts
     from ..images import load_image
 
     done = _done(path)
@@ -70,8 +71,8 @@ def generate(model, todo: list[dict], path: Path, batch_size: int, max_new_token
                     done[j["key"]] = ""
                     f.write(json.dumps({"key": j["key"], "prediction": "", "error": str(e)}) + "\n")
             if ok:
-                texts = model.generate(photos, [model.config.prompt(j["aspect"]) for j in ok],
-                                       max_new_tokens=max_new_tokens)
+                prompts = [p for ph, j in zip(photos, ok) for p in findings_prompts(model, [ph], [j["aspect"]])]
+                texts = model.generate(photos, prompts, max_new_tokens=max_new_tokens)
                 for j, t in zip(ok, texts):
                     done[j["key"]] = t.strip()
                     f.write(json.dumps({"key": j["key"], "aspect": j["aspect"], "prediction": t.strip()}) + "\n")

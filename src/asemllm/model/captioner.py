@@ -26,6 +26,15 @@ class CaptionerOutput:
     aux_loss: torch.Tensor | None = None  # the auxiliary head's part (already inside `loss`)
 
 
+def _aux_head(width: int, config: ModelConfig) -> nn.Module | None:
+    """(B, n*D) image tokens -> (B, aux_targets) logits: linear, or an MLP with aux_hidden units."""
+    if not config.aux_targets:
+        return None
+    if not config.aux_hidden:
+        return nn.Linear(width, config.aux_targets)
+    return nn.Sequential(nn.Linear(width, config.aux_hidden), nn.GELU(), nn.Linear(config.aux_hidden, config.aux_targets))
+
+
 class AestheticCaptioner(nn.Module):
     def __init__(self, config: ModelConfig, iasm: IASM, vision: IASViT, lm: nn.Module, tokenizer):
         super().__init__()
@@ -35,10 +44,10 @@ class AestheticCaptioner(nn.Module):
         dim = lm.get_input_embeddings().embedding_dim
         detail = vision.width if config.vision.detail_layer is not None else 0
         self.projector = Projector(config.projector, vision.width, dim, detail_dim=detail)
-        self.aux_head = nn.Linear(self.projector.num_tokens(vision.grid) * dim, config.aux_targets) \
-            if config.aux_targets else None
-        if config.aux_token and not config.aux_targets:
-            raise ValueError("aux_token needs an auxiliary head: set aux_targets > 0")
+        self.aux_head = _aux_head(self.projector.num_tokens(vision.grid) * dim, config)
+        for need in ("aux_token", "findings"):
+            if getattr(config, need) and not config.aux_targets:
+                raise ValueError(f"{need} needs an auxiliary head: set aux_targets > 0")
         self.aux_embed = nn.Linear(config.aux_targets, dim) if config.aux_token else None
         self.lm = lm
         self.tokenizer = tokenizer
@@ -63,6 +72,13 @@ class AestheticCaptioner(nn.Module):
         """
         embeds, log_density, _ = self._encode(images)
         return embeds, log_density
+
+    @torch.no_grad()
+    def aux_probabilities(self, images) -> torch.Tensor:
+        """The auxiliary head's (B, aux_targets) probabilities for `images`."""
+        if self.aux_head is None:
+            raise ValueError("this model has no auxiliary head (config.aux_targets = 0)")
+        return torch.sigmoid(self._encode(images)[2].float())
 
     def _encode(self, images):
         """-> (LM embeddings (B,n,D), log-density or None, auxiliary logits (B, aux_targets) or None).

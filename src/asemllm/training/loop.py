@@ -91,7 +91,7 @@ def train(settings: TrainSettings, log=print) -> dict:
 def _loop(settings, acc, wrapped, model, opt, sched, samples, state, out, log) -> None:
     from tqdm import tqdm
 
-    size, prompts, b, rank = model.config.vision.image_size, model.config.prompts, settings.batch_size, acc.process_index
+    b, rank = settings.batch_size, acc.process_index
     bar = tqdm(total=settings.max_steps, initial=state["step"], disable=not acc.is_main_process, desc="train")
     t0, seen, losses, aux = time.time(), 0, [], []
     runlog = RunLog(out) if acc.is_main_process else None
@@ -101,7 +101,7 @@ def _loop(settings, acc, wrapped, model, opt, sched, samples, state, out, log) -
         order = batch_order(len(samples), b * acc.num_processes, state["epoch"], settings.seed)
         for bi in range(state["batch"], len(order)):
             mine = [samples[i] for i in order[bi][rank * b:(rank + 1) * b]]
-            images, p, a = load_batch(mine, size, prompts)
+            images, p, a = load_batch(mine, model.config)
             targets = batch_targets(mine, model.config.aux_targets)
             result = step(acc, wrapped, opt, images, p, a, targets, settings.max_grad_norm)
             losses.append(result.loss.detach())

@@ -12,6 +12,7 @@ class Sample:
     aspect: str
     text: str
     targets: tuple | None = None  # the record's meta["targets"] for the auxiliary head (None = unknown)
+    findings: tuple | None = None  # meta["findings"][aspect]: the claims the text states (findings prompts)
 
 
 def samples_from(records, image_root: str = "", aspects: list[str] | None = None) -> list[Sample]:
@@ -21,10 +22,12 @@ def samples_from(records, image_root: str = "", aspects: list[str] | None = None
         image = str(Path(image_root) / r.image) if image_root and not Path(r.image).is_absolute() else r.image
         targets = r.meta.get("targets")
         targets = tuple(targets) if targets is not None else None
+        findings = r.meta.get("findings") or {}
         for aspect, texts in r.critiques.items():
             if aspects and aspect not in aspects:
                 continue
-            out.extend(Sample(image, aspect, t, targets) for t in texts if t.strip())
+            said = tuple(findings[aspect]) if aspect in findings else None
+            out.extend(Sample(image, aspect, t, targets, said) for t in texts if t.strip())
     return out
 
 
@@ -38,12 +41,19 @@ def batch_order(n: int, global_batch: int, epoch: int, seed: int) -> list[list[i
     return [perm[i:i + global_batch] for i in range(0, n - global_batch + 1, global_batch)]
 
 
-def load_batch(samples: list[Sample], size: int, prompts: dict):
-    """-> (images (B,3,S,S) in [0,1], prompts, answers)."""
+def load_batch(samples: list[Sample], config):
+    """-> (images (B,3,S,S) in [0,1], prompts, answers). A model with `config.findings` is told
+    the claims each text states, as it will be told its head's at inference."""
     from ..images import to_batch
 
-    images = to_batch([s.image for s in samples], size)
-    return images, [prompts[s.aspect] for s in samples], [s.text for s in samples]
+    if config.findings:
+        missing = [s.image for s in samples if s.findings is None]
+        if missing:
+            raise ValueError(f"{missing[0]}: no meta['findings'] for this aspect, and the model's config "
+                             "has findings: true (rebuild the data with `asemllm critic data`)")
+    images = to_batch([s.image for s in samples], config.vision.image_size)
+    prompts = [config.prompt(s.aspect, s.findings if config.findings else None) for s in samples]
+    return images, prompts, [s.text for s in samples]
 
 
 def batch_targets(samples: list[Sample], n: int):

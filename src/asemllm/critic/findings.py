@@ -1,0 +1,49 @@
+"""Findings prompts: the critic's own head decides which claims hold; the LM writes them up.
+
+A model trained with `findings: true` reads, after the aspect's prompt, the ids of the claims its
+critique should state ("Findings: exposure.bright, highlights.clipped."): in training the claims
+the teacher's text states, at inference the ones its auxiliary head (over the image tokens) gives
+a probability above `config.findings_threshold` -- as Tag2Text guides captions with recognised
+tags. The LM then only has to phrase them; whether they are true rests on the image tokens.
+"""
+
+from __future__ import annotations
+
+from .teacher import ALL_RULES, EXCLUSIVE, chosen
+
+_GROUPS: dict[str, list[tuple[str, ...]]] = {}  # rule id -> the exclusive groups it is in
+for _g in EXCLUSIVE:
+    for _rid in _g:
+        _GROUPS.setdefault(_rid, []).append(_g)
+
+
+def decide(probs, threshold: float = 0.5) -> set[str]:
+    """Rule ids (ALL_RULES order of `probs`) the head says hold: p > threshold, most confident
+    first, skipping a rule whose exclusive group (e.g. dark/bright/well exposed) already has one."""
+    if len(probs) != len(ALL_RULES):
+        raise ValueError(f"{len(probs)} probabilities, the teacher has {len(ALL_RULES)} rules")
+    said: set[str] = set()
+    for p, rule in sorted(zip(probs, ALL_RULES), key=lambda x: -float(x[0])):
+        if p <= threshold:
+            break
+        if not any(other in said for g in _GROUPS.get(rule.id, ()) for other in g):
+            said.add(rule.id)
+    return said
+
+
+def findings(aspect: str, said: set[str]) -> list[str]:
+    """The claim ids an aspect's critique states when the rules in `said` hold."""
+    return [r.id for r in chosen(aspect, said)]
+
+
+def prompts(model, images, aspects) -> list[str]:
+    """One prompt per (image, aspect), image-major; with the head's findings when the model was
+    trained on them."""
+    if not model.config.findings:
+        return [model.config.prompt(a) for _ in images for a in aspects]
+    probs = model.aux_probabilities(images).cpu().numpy()
+    out = []
+    for p in probs:
+        said = decide(p, model.config.findings_threshold)
+        out += [model.config.prompt(a, findings(a, said)) for a in aspects]
+    return out

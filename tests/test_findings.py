@@ -1,0 +1,112 @@
+"""Findings prompts: the head's probabilities -> the claims each aspect states -> the prompt the
+LM reads (and, in training, the claims the teacher's text states). Tiny random models on real
+photos for the model side: logic, no result."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from asemllm.critic import findings as F
+from asemllm.critic import teacher as T
+from asemllm.critic.teacher import ALL_RULES, ASPECTS
+
+IDS = [r.id for r in ALL_RULES]
+
+
+def probs(**p) -> np.ndarray:
+    out = np.full(len(IDS), 0.1)
+    for name, v in p.items():
+        out[IDS.index(name.replace("__", "."))] = v
+    return out
+
+
+def test_decide_keeps_the_most_confident_of_each_exclusive_group():
+    p = probs(exposure__dark=0.9, exposure__bright=0.8, tones__intact=0.7, highlights__clipped=0.6,
+              shadows__crushed=0.55, noise__low=0.51, colour__vivid=0.49)
+    assert F.decide(p) == {"exposure.dark", "tones.intact", "noise.low"}  # colour.vivid is under 0.5
+    assert F.decide(p, threshold=0.75) == {"exposure.dark"}
+    assert F.decide(probs(highlights__clipped=0.6, shadows__crushed=0.55)) == {"highlights.clipped", "shadows.crushed"}
+
+
+def test_decide_names_a_wrong_length():
+    with pytest.raises(ValueError, match=f"3 probabilities, the teacher has {len(IDS)} rules"):
+        F.decide([0.5, 0.5, 0.5])
+
+
+def test_exclusive_groups_never_hold_together():
+    from test_teacher import random_attributes
+
+    rng = random.Random(3)
+    for _ in range(500):
+        v = T.values(random_attributes(rng))
+        for group in T.EXCLUSIVE:
+            assert sum(T.RULES_BY_ID[r].holds(v) for r in group) <= 1, (group, v)
+
+
+def test_findings_are_what_the_teachers_critique_states():
+    from test_teacher import random_attributes, rules_of
+
+    rng = random.Random(5)
+    for _ in range(50):
+        a = random_attributes(rng)
+        holding = {r.id for r in ALL_RULES if r.holds(T.values(a))}
+        for aspect in ASPECTS:
+            assert F.findings(aspect, holding) == rules_of(T.critique(a, aspect, rng))
+
+
+def test_prompt_lists_the_findings():
+    from asemllm.config import ModelConfig
+
+    cfg = ModelConfig()
+    base = cfg.prompt("focus")
+    assert cfg.prompt("focus", ["focus.subject_soft", "dof.shallow"]) == f"{base}\nFindings: focus.subject_soft, dof.shallow."
+    assert cfg.prompt("focus", []).endswith("Findings: none.") and cfg.prompt("focus") == base
+
+
+def _tiny(**kw):
+    from asemllm.build import build_model
+    from asemllm.config import tiny_config
+
+    cfg = tiny_config()
+    cfg.aux_targets, cfg.aux_hidden, cfg.findings = len(IDS), 8, True
+    for k, v in kw.items():
+        setattr(cfg, k, v)
+    torch.manual_seed(0)
+    return build_model(cfg).eval()
+
+
+def test_model_prompts_carry_its_heads_findings(two_photos):
+    photos, _ = two_photos
+    model = _tiny(findings_threshold=0.3)
+    assert isinstance(model.aux_head, torch.nn.Sequential)  # aux_hidden: an MLP head
+    p = model.aux_probabilities(photos).numpy()
+    assert p.shape == (2, len(IDS)) and ((p > 0) & (p < 1)).all()
+    aspects = ["composition", "general_impression"]
+    got = F.prompts(model, photos, aspects)
+    want = [model.config.prompt(a, F.findings(a, F.decide(row, 0.3))) for row in p for a in aspects]
+    assert got == want and all("\nFindings: " in g for g in got)
+    model.config.findings = False
+    assert F.prompts(model, photos, aspects) == [model.config.prompt(a) for a in aspects] * 2
+
+
+def test_findings_need_a_head():
+    with pytest.raises(ValueError, match="findings needs an auxiliary head"):
+        _tiny(aux_targets=0)
+
+
+def test_training_batch_tells_a_findings_model_the_texts_claims(two_photos, tmp_path):
+    from asemllm.config import tiny_config
+    from asemllm.training.samples import Sample, load_batch
+
+    path = tmp_path / "cat.png"
+    two_photos[0][0].save(path)
+    cfg = tiny_config()
+    told = Sample(str(path), "focus", "The subject is sharp.", findings=("focus.subject_sharp",))
+    _, prompts, answers = load_batch([told], cfg)
+    assert prompts == [cfg.prompt("focus")] and answers == ["The subject is sharp."]  # findings off
+    cfg.findings = True
+    assert load_batch([told], cfg)[1] == [cfg.prompt("focus", ["focus.subject_sharp"])]
+    with pytest.raises(ValueError, match="cat.png: no meta\\['findings'\\]"):
+        load_batch([Sample(str(path), "focus", "The subject is sharp.")], cfg)
