@@ -20,7 +20,16 @@ def machine(threads: int) -> dict:
 def _time(fn) -> float:
     t = time.perf_counter()
     fn()
+    _sync()
     return time.perf_counter() - t
+
+
+def _sync() -> None:
+    """CUDA runs asynchronously: wait for queued kernels so that a timing covers them."""
+    import torch
+
+    if torch.cuda.is_initialized():
+        torch.cuda.synchronize()
 
 
 def alternate(a, b, repeats: int, warmup: int = 1) -> tuple[float, float, float]:
@@ -66,8 +75,10 @@ def bench_vision(batch: int = 8, repeats: int = 10, threads: int | None = None) 
             "goal_ratio_max": 1.15, **machine(threads)}
 
 
-def bench_generate(new_tokens: int = 64, repeats: int = 3, threads: int | None = None) -> dict:
-    """Tokens/s of the bare LM (transformers' generate) vs the captioner, same prompt length."""
+def bench_generate(new_tokens: int = 64, repeats: int = 3, threads: int | None = None, batch: int = 1,
+                   device: str = "cpu", backbones: str = "real") -> dict:
+    """Tokens/s of the bare LM (transformers' generate) vs the captioner, same prompt length, for
+    `batch` sequences at once (tokens/s counts every row's tokens)."""
     import torch
 
     from .build import build_model
@@ -75,12 +86,13 @@ def bench_generate(new_tokens: int = 64, repeats: int = 3, threads: int | None =
     from .model.generation import Sampling
 
     threads = _threads(threads)
-    model = build_model(ModelConfig())
+    _use_device(device)
+    model = build_model(ModelConfig.from_dict(_with_backbones(ModelConfig().to_dict(), backbones))).to(device)
     prompt = "Critique the composition of this photo."
-    ids, mask, _ = model.tokenize([prompt])
+    ids, mask, _ = model.tokenize([prompt] * batch)
     # the bare LM reads ordinary tokens where the captioner has image slots: same length
     bare_ids = ids.masked_fill(ids == model.image_token_id, model.tokenizer.pad_token_id)
-    image = torch.rand(1, 3, model.config.vision.image_size, model.config.vision.image_size)
+    image = torch.rand(batch, 3, model.config.vision.image_size, model.config.vision.image_size, device=device)
     sampling = Sampling(new_tokens, ignore_eos=True)
 
     def bare():
@@ -89,12 +101,159 @@ def bench_generate(new_tokens: int = 64, repeats: int = 3, threads: int | None =
                           pad_token_id=model.tokenizer.pad_token_id)
 
     with torch.inference_mode():
-        bare_s, cap_s, time_ratio = alternate(bare, lambda: model.generate_ids(image, [prompt], sampling), repeats)
-    return {"benchmark": "generate", "prompt_tokens": ids.shape[1], "new_tokens": new_tokens,
-            "lm_tokens_per_s": round(new_tokens / bare_s, 2),
-            "captioner_tokens_per_s": round(new_tokens / cap_s, 2),
+        bare_s, cap_s, time_ratio = alternate(bare, lambda: model.generate_ids(image, [prompt] * batch, sampling),
+                                              repeats)
+    return {"benchmark": "generate", "prompt_tokens": ids.shape[1], "new_tokens": new_tokens, "batch": batch,
+            "lm_tokens_per_s": round(batch * new_tokens / bare_s, 2),
+            "captioner_tokens_per_s": round(batch * new_tokens / cap_s, 2),
             "ratio": round(1 / time_ratio, 3), "goal_ratio_min": 0.95,
-            "note": "captioner time includes IASM + IAS-ViT encoding of the image", **machine(threads)}
+            "note": "captioner time includes IASM + IAS-ViT encoding of the image",
+            **_peak_memory(device), **_where(device, backbones, model.config), **machine(threads)}
+
+
+RANDOM_BACKBONES = {"vision": "random:dinov2-s", "lm": "random:smollm2-135m"}
+TRAIN_CONFIG = "configs/critic-cpu.yaml"  # the critic's recipe, relative to the repository root
+ANSWER = ("The subject sits on the left third and the horizon is level, but about four per cent of the "
+          "frame is clipped in the highlights: expose for them. The background is nearly as sharp as the "
+          "subject and competes with it; a wider aperture would soften it and give depth.")
+
+
+def bench_train(config: str | None = None, backbones: str = "real", device: str = "cpu",
+                mixed_precision: str = "no", batch: int = 8, steps: int = 10, warmup: int = 2,
+                threads: int | None = None) -> dict:
+    """Seconds per optimiser step of training: the model and stage of a training config (default
+    configs/critic-cpu.yaml), built, frozen, optimised and stepped by the training code itself
+    (accelerate, AdamW, gradient clipping), on `batch` of scikit-image's real photos with
+    ~60-token answers and auxiliary targets. The batch is prepared once: loading is not timed."""
+    import torch
+    from accelerate import Accelerator
+
+    from .stages import set_stage, train_mode
+    from .training.loop import build, optimizer, step
+
+    threads = _threads(threads)
+    _use_device(device)
+    if mixed_precision not in ("no", "bf16"):
+        raise ValueError(f"--mixed-precision {mixed_precision!r}: choose no or bf16")
+    if batch < 1 or steps < 1:
+        raise ValueError(f"--batch {batch} --steps {steps}: both must be at least 1")
+    settings, path = _train_settings(config, backbones)
+    model = build(settings)
+    set_stage(model, settings.stage)
+    acc = Accelerator(mixed_precision=mixed_precision, cpu=device == "cpu")
+    opt = optimizer([p for p in model.parameters() if p.requires_grad], settings)
+    wrapped, opt = acc.prepare(model, opt)
+    images, prompts, answers, targets = _train_batch(model, batch)
+    train_mode(model)
+    s, losses = _time_steps(lambda: step(acc, wrapped, opt, images, prompts, answers, targets,
+                                         settings.max_grad_norm).loss.item(), warmup, steps)
+    seq = model.tokenize(prompts, answers)[0].shape[1]
+    return {"benchmark": "train", "config": str(path), "stage": settings.stage, "mixed_precision": mixed_precision,
+            "batch": batch, "steps": steps, "warmup_steps": warmup, "image_tokens": model.num_image_tokens,
+            "sequence_tokens": seq, "answer_tokens": len(model.tokenizer(answers[0])["input_ids"]),
+            "s_per_step": round(s, 4), "samples_per_s": round(batch / s, 2),
+            **_peak_memory(device), "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            "total_params": sum(p.numel() for p in model.parameters()),
+            "loss_first": round(losses[0], 4), "loss_last": round(losses[-1], 4),
+            **_where(device, backbones, model.config), **machine(threads)}
+
+
+def _time_steps(fn, warmup: int, steps: int) -> tuple[float, list[float]]:
+    """fn() -> a loss; -> (median seconds of the calls after `warmup`, every call's loss).
+    The first steps allocate optimiser state and pick kernels: they are not timed."""
+    losses, times = [], []
+    for i in range(warmup + steps):
+        times.append(_time(lambda: losses.append(fn())))
+    return statistics.median(times[warmup:]), losses
+
+
+def _train_settings(config: str | None, backbones: str):
+    """The training settings of `config` (default: the critic's), backbones swapped for `random:`."""
+    from pathlib import Path
+
+    from .training.settings import TrainSettings
+
+    path = Path(config) if config else Path(__file__).resolve().parents[2] / TRAIN_CONFIG
+    if not path.is_file():
+        raise FileNotFoundError(f"training config {path} not found (--config {config!r})")
+    settings = TrainSettings.load(path)
+    settings.model = _with_backbones(settings.model, backbones)
+    return settings, path
+
+
+def _with_backbones(model: dict, backbones: str) -> dict:
+    """real: the config's own backbones; random: the offline ones' architectures, random weights."""
+    if backbones not in ("real", "random"):
+        raise ValueError(f"--backbones {backbones!r}: choose real or random")
+    if backbones == "real":
+        return model
+    return {**model, **{part: {**model.get(part, {}), "backbone": name} for part, name in RANDOM_BACKBONES.items()}}
+
+
+def _train_batch(model, batch: int):
+    """-> (images (B,3,S,S), prompts, answers of ~60 tokens, targets or None) from real photos."""
+    import torch
+    from PIL import Image
+    from skimage import data
+
+    from .images import to_batch
+
+    names = [BENCH_PHOTOS[i % len(BENCH_PHOTOS)] for i in range(batch)]
+    images = to_batch([Image.fromarray(getattr(data, n)()).convert("RGB") for n in names],
+                      model.config.vision.image_size)  # what the model does with photos
+    aspects = list(model.config.prompts)
+    prompts = [_prompt(model.config, aspects[i % len(aspects)]) for i in range(batch)]
+    answer = model.tokenizer.decode(model.tokenizer((ANSWER + " ") * 2)["input_ids"][:60])
+    targets = None
+    n = model.config.aux_targets
+    if n:  # claims hold or not, some unknown (NaN): as in the critic's records
+        targets = torch.randint(0, 2, (batch, n), generator=torch.Generator().manual_seed(0)).float()
+        targets[:, ::5] = float("nan")
+    return images, prompts, [answer] * batch, targets
+
+
+def _prompt(config, aspect: str) -> str:
+    """The aspect's prompt; a findings model (config.findings) also reads the claims to state, as
+    in training: three of the teacher's claim ids stand for a typical list."""
+    if not getattr(config, "findings", False):
+        return config.prompt(aspect)
+    from .critic.teacher import ALL_RULES
+
+    return config.prompt(aspect, [r.id for r in ALL_RULES[:3]])
+
+
+def _use_device(device: str) -> None:
+    """Check that `device` is there; on a GPU, start counting peak memory from here."""
+    import torch
+
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"--device {device!r}: choose cpu or cuda")
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            build = f"built for CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+            raise ValueError(f"--device cuda: torch {torch.__version__} ({build}) sees no CUDA GPU")
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _where(device: str, backbones: str, config) -> dict:
+    import torch
+
+    name = torch.cuda.get_device_name() if device == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
+    return {"device": name, "backbones": backbones, "vision": config.vision.backbone, "lm": config.lm.backbone,
+            "iasm": config.iasm.backbone}
+
+
+def _peak_memory(device: str) -> dict:
+    """GPU: the most tensor memory allocated at once; CPU: the process's peak resident memory."""
+    import resource
+
+    import torch
+
+    if device == "cuda":
+        return {"peak_memory_mb": round(torch.cuda.max_memory_allocated() / 2**20),
+                "peak_memory": "torch.cuda.max_memory_allocated"}
+    return {"peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "peak_memory": "peak RSS of the process"}
 
 
 def _threads(threads: int | None) -> int:

@@ -50,14 +50,19 @@ def _bench(args) -> int:
 
     _quiet()
     if args.what == "vision":
-        result = bench.bench_vision(batch=args.batch, repeats=args.repeats or 10, threads=args.threads)
+        result = bench.bench_vision(batch=args.batch or 8, repeats=args.repeats or 10, threads=args.threads)
     elif args.what == "serve":
         result = bench.bench_serve(model=args.model, requests=args.requests, concurrency=args.concurrency)
     elif args.what == "critique":
-        result = bench.bench_critique(model=args.model, batch=args.batch, repeats=args.repeats or 2,
+        result = bench.bench_critique(model=args.model, batch=args.batch or 8, repeats=args.repeats or 2,
                                       threads=args.threads)
+    elif args.what == "train":
+        result = bench.bench_train(config=args.config, backbones=args.backbones, device=args.device,
+                                   mixed_precision=args.mixed_precision, batch=args.batch or 8,
+                                   steps=args.steps, threads=args.threads)
     else:
-        result = bench.bench_generate(new_tokens=args.new_tokens, repeats=args.repeats or 3, threads=args.threads)
+        result = bench.bench_generate(new_tokens=args.new_tokens, repeats=args.repeats or 3, threads=args.threads,
+                                      batch=args.batch or 1, device=args.device, backbones=args.backbones)
     print(json.dumps(result) if args.json else json.dumps(result, indent=2))
     return 0
 
@@ -290,12 +295,23 @@ def parser() -> argparse.ArgumentParser:
     info.set_defaults(func=_info)
 
     b = sub.add_parser("bench", help="speed benchmarks that print JSON")
-    b.add_argument("what", choices=["vision", "generate", "critique", "serve"],
+    b.add_argument("what", choices=["vision", "generate", "critique", "serve", "train"],
                    help="vision: plain ViT vs IASM+IAS-ViT; generate: bare LM vs captioner tokens/s; "
                         "critique: seconds per photo of the critic, prefill/decode, peak memory; "
-                        "serve: `asemllm serve` under load from this process (statuses, latency, server memory)")
+                        "serve: `asemllm serve` under load from this process (statuses, latency, server memory); "
+                        "train: seconds per optimiser step of a training config's model and stage, peak memory")
     b.add_argument("--json", action="store_true", help="one line of JSON")
-    b.add_argument("--batch", type=int, default=8, help="vision: images per forward; critique: photos per batch (default 8)")
+    b.add_argument("--batch", type=int, default=None,
+                   help="vision: images per forward; critique: photos per batch; train: samples per step "
+                        "(default 8); generate: sequences decoded together (default 1)")
+    b.add_argument("--config", default=None,
+                   help="train: a training config whose model and stage are timed (default configs/critic-cpu.yaml)")
+    b.add_argument("--backbones", choices=["real", "random"], default="real",
+                   help="generate, train: the config's backbones, or random: their architectures with random "
+                        "weights (random:dinov2-s, random:smollm2-135m) for machines without the weight packages")
+    b.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="generate, train (default cpu)")
+    b.add_argument("--mixed-precision", choices=["no", "bf16"], default="no", help="train: autocast (default no)")
+    b.add_argument("--steps", type=int, default=10, help="train: timed optimiser steps after 2 warm-up ones (default 10)")
     b.add_argument("--model", default=None,
                    help="critique, serve: a trained model folder or 'teacher' (default: the bundled critic)")
     b.add_argument("--requests", type=int, default=200, help="serve: POSTs in all (default 200)")
