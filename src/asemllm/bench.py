@@ -125,7 +125,6 @@ def bench_train(config: str | None = None, backbones: str = "real", device: str 
     configs/critic-cpu.yaml), built, frozen, optimised and stepped by the training code itself
     (accelerate, AdamW, gradient clipping), on `batch` of scikit-image's real photos with
     ~60-token answers and auxiliary targets. The batch is prepared once: loading is not timed."""
-    import torch
     from accelerate import Accelerator
 
     from .stages import set_stage, train_mode
