@@ -132,3 +132,24 @@ def test_save_and_load_keep_the_new_parts(tmp_path, two_photos):
     with torch.no_grad():
         assert torch.equal(model.encode_images(photos)[0], again.encode_images(photos)[0])
     assert torch.equal(model.aux_head.bias, again.aux_head.bias)
+
+
+def test_a_deep_copy_fuses_and_captures_with_its_own_blocks(two_photos):
+    """The ViT hooks find their IASViT through the hooked block, so a copy uses the copy's fusion
+    blocks and detail capture, and the original keeps its own."""
+    import copy
+
+    photos, _ = two_photos
+    model = _tiny(detail_layer=0).eval()
+    for block in model.vision.fusion.values():
+        block.attn_gate.data.fill_(1.0)  # gates open: the fusion changes the tokens
+    twin = copy.deepcopy(model)
+    with torch.no_grad():
+        before = model.encode_images(photos)[0]
+        assert torch.allclose(twin.encode_images(photos)[0], before, atol=1e-6)
+        for block in twin.vision.fusion.values():
+            block.attn_gate.data.zero_()
+        assert not torch.allclose(twin.encode_images(photos)[0], before, atol=1e-4)
+        assert torch.allclose(model.encode_images(photos)[0], before, atol=1e-6)
+        _, detail = twin.vision(twin._as_tensor(photos), None)  # the copy's capture lands in the copy
+        assert detail is not None and model.vision._captured == {}

@@ -77,6 +77,30 @@ class GatedCrossAttention(nn.Module):
         return x
 
 
+# The hooks are module-level functions that find their IASViT through an attribute of the hooked
+# block (not closures over it), so copy.deepcopy of a model hooks the copy to the copy.
+def _own(layer: nn.Module, owner: nn.Module) -> nn.Module:
+    """Give `layer` a reference to its IASViT: a plain attribute, not a submodule (no cycle in the
+    module tree)."""
+    object.__setattr__(layer, "_ias_owner", owner)
+    return layer
+
+
+def _fuse(layer, args, output):
+    """After a fused block: its tokens read the saliency tokens (nothing without saliency)."""
+    owner = layer._ias_owner
+    if owner._saliency is None:
+        return None  # plain ViT (saliency ablated)
+    hidden = output[0] if isinstance(output, tuple) else output
+    fused = owner.fusion[layer._ias_fusion](hidden, owner._saliency)
+    return (fused, *output[1:]) if isinstance(output, tuple) else fused
+
+
+def _capture(layer, args, output):
+    for key in layer._ias_capture:
+        layer._ias_owner._captured[key] = output[0] if isinstance(output, tuple) else output
+
+
 class IASViT(nn.Module):
     def __init__(self, vision: VisionConfig, fusion: FusionConfig, tower: nn.Module, kv_dim: int):
         super().__init__()
@@ -96,14 +120,21 @@ class IASViT(nn.Module):
         self.register_buffer("std", torch.tensor(vision.std).view(1, 3, 1, 1), persistent=False)
         self._saliency: torch.Tensor | None = None
         self._captured: dict[str, torch.Tensor] = {}
+        if vision.detail_layer is not None and not -n <= vision.detail_layer < n:
+            raise ValueError(f"detail_layer {vision.detail_layer} out of range for a ViT of {n} blocks")
         for i in self.fusion:
-            layers[int(i)].register_forward_hook(self._fusion_hook(self.fusion[i]))
+            layer = _own(layers[int(i)], self)
+            layer._ias_fusion = i
+            layer.register_forward_hook(_fuse)
+        captures: dict[int, list[str]] = {}
         if vision.feature_layer != -1:
-            layers[vision.feature_layer].register_forward_hook(self._capture_hook("features"))
+            captures.setdefault(vision.feature_layer % n, []).append("features")
         if vision.detail_layer is not None:
-            if not -n <= vision.detail_layer < n:
-                raise ValueError(f"detail_layer {vision.detail_layer} out of range for a ViT of {n} blocks")
-            layers[vision.detail_layer].register_forward_hook(self._capture_hook("detail"))
+            captures.setdefault(vision.detail_layer % n, []).append("detail")
+        for at, keys in captures.items():
+            layer = _own(layers[at], self)
+            layer._ias_capture = keys
+            layer.register_forward_hook(_capture)  # after a fusion hook on the same block: sees its output
 
     @property
     def width(self) -> int:
@@ -112,20 +143,6 @@ class IASViT(nn.Module):
     @property
     def grid(self) -> int:
         return self.config.image_size // self.tower.config.patch_size
-
-    def _fusion_hook(self, block: GatedCrossAttention):
-        def hook(module, args, output):
-            if self._saliency is None:
-                return None  # plain ViT (saliency ablated)
-            hidden = output[0] if isinstance(output, tuple) else output
-            fused = block(hidden, self._saliency)
-            return (fused, *output[1:]) if isinstance(output, tuple) else fused
-        return hook
-
-    def _capture_hook(self, key: str):
-        def hook(module, args, output):
-            self._captured[key] = output[0] if isinstance(output, tuple) else output
-        return hook
 
     def forward(self, images: torch.Tensor, saliency: torch.Tensor | None
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
