@@ -76,7 +76,9 @@ def test_build_writes_records_from_the_stored_pixels_and_resumes(shared_data, tm
 def test_teacher_passes_its_own_measurement(shared_data):
     """The measurement's sanity check: the teacher's critiques agree with the measurements, and it
     reports every controlled edit the measurements show."""
-    result = evaluate.measure_critic(None, shared_data, limit=3)
+    heard = []
+    result = evaluate.measure_critic(None, shared_data, limit=3, log=heard.append)
+    assert heard == [f"{part}: photo {i}/3" for part in ("claims", "edits") for i in (1, 2, 3)]
     agreement = result["claim_agreement"]
     assert agreement["claims"] > 50 and agreement["agree"] == 1.0 and agreement["sentences_without_known_claims"] == 0
     edits = result["controlled_edits"]

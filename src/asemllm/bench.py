@@ -300,12 +300,13 @@ def _split(critic, photo, aspects) -> dict:
     """Prefill (image encoding + prompt, up to the first new token) vs the rest of decoding."""
     import torch
 
+    from .critic.findings import prompts as findings_prompts
     from .model.generation import Sampling
 
     model = critic.model
     if model is None:
         return {"prefill_s": None, "decode_s": None, "note": "the teacher writes without a language model"}
-    prompts = [model.config.prompt(a) for a in aspects]
+    prompts = findings_prompts(model, [photo], aspects)
 
     def run(n):
         return model.generate_ids([photo], prompts, Sampling(n), repeat=len(aspects))

@@ -199,7 +199,8 @@ def _critic(args) -> int:
 
         _quiet()
         model = None if args.model == "teacher" else load_model(args.model)
-        result = measure_critic(model, args.root or _shared(), limit=args.limit)
+        result = measure_critic(model, args.root or _shared(), limit=args.limit,
+                                log=lambda text: print(text, file=sys.stderr, flush=True))  # minutes per model
         if args.out:
             from pathlib import Path
 

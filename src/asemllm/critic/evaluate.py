@@ -192,11 +192,15 @@ def edit_detection(model, photos, max_new_tokens: int = 96, log=None) -> dict:
 
 
 def measure_critic(model, root, limit: int | None = None, max_new_tokens: int = 96, log=None) -> dict:
-    """Both measurements on NUS 401-500 (`limit`: the first N of them)."""
+    """Both measurements on NUS 401-500 (`limit`: the first N of them); `log(text)` hears of each photo."""
     from .dataset import evaluation_photos, open_photo
 
     photos = [open_photo(p) for p in evaluation_photos(root)[:limit]]
     name = "teacher" if model is None else model.config.saliency
+
+    def progress(part):  # log(text) per photo, or nothing
+        return (lambda i, n: log(f"{part}: photo {i}/{n}")) if log else None
+
     return {"model": name, "photos": len(photos),
-            "claim_agreement": claim_agreement(model, photos, max_new_tokens, log),
-            "controlled_edits": edit_detection(model, photos, max_new_tokens, log)}
+            "claim_agreement": claim_agreement(model, photos, max_new_tokens, progress("claims")),
+            "controlled_edits": edit_detection(model, photos, max_new_tokens, progress("edits"))}
