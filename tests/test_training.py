@@ -89,6 +89,8 @@ def test_two_processes_equal_one_with_the_doubled_batch(shared_data, tmp_path):
                          capture_output=True, text=True, timeout=600, env=env)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "2 process(es)" in res.stdout
+    last = max((tmp_path / "two" / "checkpoints").glob("step-*"))
+    assert {p.name for p in last.glob("*.pt")} == {"rng-0.pt", "rng-1.pt", "optim-0.pt", "optim-1.pt"}
     one = AestheticCaptioner.from_pretrained(tmp_path / "one" / "model").state_dict()
     two = AestheticCaptioner.from_pretrained(tmp_path / "two" / "model").state_dict()
     moved = 0

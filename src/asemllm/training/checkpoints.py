@@ -36,9 +36,10 @@ def save(folder: Path, model, full: dict, opt, sched, state: dict, rank: int, is
         tmp.mkdir(parents=True)
     barrier()
     torch.save(_rng_state(), tmp / f"rng-{rank}.pt")  # every process has its own generators
+    # ... and its own optimiser state: under FSDP each holds the moments of its shard only
+    torch.save({"opt": opt.state_dict(), "sched": sched.state_dict()}, tmp / f"optim-{rank}.pt")
     if is_main:
         save_file(trainable_state(model, full), str(tmp / "trainable.safetensors"))
-        torch.save({"opt": opt.state_dict(), "sched": sched.state_dict()}, tmp / "optim.pt")
         (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2))
     barrier()
     if is_main:
@@ -61,12 +62,14 @@ def load(folder: Path, model, opt, sched, rank: int) -> dict:
     if missing:
         raise ValueError(f"{folder}: checkpoint has weights the model lacks, e.g. {sorted(missing)[:3]}")
     model.load_state_dict(load_file(str(folder / "trainable.safetensors")), strict=False)
-    optim = torch.load(folder / "optim.pt", weights_only=False)
-    opt.load_state_dict(optim["opt"])
-    sched.load_state_dict(optim["sched"])
-    rng = folder / f"rng-{rank}.pt"
+    rng, optim = folder / f"rng-{rank}.pt", folder / f"optim-{rank}.pt"
     if not rng.is_file():
         raise ValueError(f"{folder} was written by fewer processes: no {rng.name}")
+    if not optim.is_file():  # written before per-process optimiser files (one process's state)
+        optim = folder / "optim.pt"
+    optim = torch.load(optim, weights_only=False)
+    opt.load_state_dict(optim["opt"])
+    sched.load_state_dict(optim["sched"])
     _set_rng_state(torch.load(rng, weights_only=False))
     return json.loads((folder / "trainer_state.json").read_text())
 
