@@ -193,6 +193,12 @@ def _critic(args) -> int:
 
         print(json.dumps(build(args.out or "runs/critic-data", args.root or _shared(), variants=args.variants,
                                workers=args.workers)))
+    elif args.action == "head":
+        from .critic.head import refit_model
+
+        _quiet()
+        print(json.dumps(refit_model(args.model, args.data, out=args.out, epochs=args.epochs,
+                                     log=lambda text: print(text, file=sys.stderr, flush=True))))
     elif args.action == "eval":
         from .critic.evaluate import measure_critic
         from .evaluation.run import load_model
@@ -275,15 +281,19 @@ def parser() -> argparse.ArgumentParser:
 
     cr = sub.add_parser("critic", help="the bundled critic's pipeline: build its training data, measure a "
                         "critic on unseen photos, bundle a trained one into the package")
-    cr.add_argument("action", choices=["data", "eval", "bundle"],
-                    help="data: edited real photos + teacher critiques; eval: claim agreement and controlled "
-                         "edits on NUS 401-500; bundle: copy a trained model into asemllm/weights/critic")
+    cr.add_argument("action", choices=["data", "head", "eval", "bundle"],
+                    help="data: edited real photos + teacher critiques; head: refit a trained model's auxiliary "
+                         "head on its own image tokens (over the model unless --out); eval: claim agreement and "
+                         "controlled edits on NUS 401-500; bundle: copy a trained model into asemllm/weights/critic")
     cr.add_argument("--root", default=None, help="the shared data folder (default ../shared/data)")
     cr.add_argument("--out", default=None, help="data: output folder (runs/critic-data); eval: a JSON file; "
                     "bundle: target folder (default: the package's weights/critic)")
     cr.add_argument("--variants", type=int, default=8, help="data: versions of each photo (the first unedited)")
     cr.add_argument("--workers", type=int, default=2, help="data: processes")
-    cr.add_argument("--model", default="teacher", help="eval, bundle: a trained model folder (eval: or 'teacher')")
+    cr.add_argument("--model", default="teacher",
+                    help="head, eval, bundle: a trained model folder (eval: or 'teacher')")
+    cr.add_argument("--data", default="runs/critic-data/train.jsonl", help="head: the training records")
+    cr.add_argument("--epochs", type=int, default=60, help="head: epochs over the training photos")
     cr.add_argument("--limit", type=int, default=None, help="eval: only the first N of the 100 photos")
     cr.add_argument("--json", action="store_true", help="eval: one line of JSON, with example critiques")
     cr.add_argument("--force", action="store_true",

@@ -73,6 +73,10 @@ class AestheticCaptioner(nn.Module):
         embeds, log_density, _ = self._encode(images)
         return embeds, log_density
 
+    def image_tokens(self, images) -> torch.Tensor:
+        """The projector's (B, n, D) tokens: what the auxiliary head reads (no aux token)."""
+        return self._project(images)[0]
+
     @torch.no_grad()
     def aux_probabilities(self, images) -> torch.Tensor:
         """The auxiliary head's (B, aux_targets) probabilities for `images`."""

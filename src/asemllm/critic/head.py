@@ -1,0 +1,105 @@
+"""Refit a trained critic's auxiliary head on its own image tokens (the recipe's second stage).
+
+Joint training shows the head each training photo about once (450 steps x 8 samples over 3,464
+photos), while the LM needs those steps for its 7 aspects per photo: the head ends undertrained.
+With everything else frozen, the image tokens of every training photo are computed once and the
+head alone trains for many epochs in seconds. A tenth of the source photos (with all their edited
+versions, so no near-copy of a held-out photo trains) is held out to choose the epoch.
+A model whose LM reads the head's output (aux_token) is refused: refitting would change its input.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+
+def image_tokens(model, samples, batch: int = 16, log=None):
+    """Samples (one per photo) -> (head inputs (N, n*D) float32, targets (N, aux_targets), NaN = unknown)."""
+    import torch
+
+    from ..training.samples import batch_targets
+
+    feats = []
+    with torch.no_grad():
+        for i in range(0, len(samples), batch):
+            tokens = model.image_tokens([s.image for s in samples[i:i + batch]])  # (b, n, D)
+            feats.append(tokens.flatten(1).float().cpu())  # -> (b, n*D): the head's input
+            if log:
+                log(f"image tokens: {min(i + batch, len(samples))}/{len(samples)}")
+    return torch.cat(feats), batch_targets(samples, model.config.aux_targets)
+
+
+def split_by_photo(records, holdout: float, seed: int) -> tuple[list[int], list[int]]:
+    """Record indices (train, held out); records of one source photo (meta.photo) stay together."""
+    photos = sorted({r.meta.get("photo", r.id) for r in records})
+    random.Random(seed).shuffle(photos)
+    held = set(photos[:max(1, round(holdout * len(photos)))])
+    train = [i for i, r in enumerate(records) if r.meta.get("photo", r.id) not in held]
+    return train, [i for i, r in enumerate(records) if r.meta.get("photo", r.id) in held]
+
+
+def refit(head, x, y, train, held, epochs: int = 60, lr: float = 1e-3, weight_decay: float = 0.05,
+          batch: int = 64, seed: int = 0, log=None) -> dict:
+    """Train `head` (in place) on rows `train` of (x, y) with masked BCE; keep the weights of the
+    epoch with the lowest held-out loss. -> the held-out loss and accuracy before and after."""
+    import copy
+
+    import torch
+    import torch.nn.functional as F
+
+    def loss_of(rows):
+        with torch.no_grad():
+            logits, t = head(x[rows]), y[rows]
+            known = ~t.isnan()
+            acc = ((logits[known] > 0) == (t[known] > 0.5)).float().mean().item()
+            return F.binary_cross_entropy_with_logits(logits[known], t[known]).item(), acc
+
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
+    train_t, start = torch.tensor(train), loss_of(held)
+    best, best_state, best_epoch = start[0], copy.deepcopy(head.state_dict()), 0
+    for epoch in range(1, epochs + 1):
+        head.train()
+        for idx in train_t[torch.randperm(len(train_t), generator=g)].split(batch):
+            t = y[idx]
+            known = ~t.isnan()
+            loss = F.binary_cross_entropy_with_logits(head(x[idx])[known], t[known])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        head.eval()
+        held_loss, held_acc = loss_of(held)
+        if log:
+            log(f"epoch {epoch}: held-out loss {held_loss:.4f}, accuracy {held_acc:.4f}")
+        if held_loss < best:
+            best, best_state, best_epoch = held_loss, copy.deepcopy(head.state_dict()), epoch
+    head.load_state_dict(best_state)
+    return {"held_out_photos_records": len(held), "train_records": len(train), "best_epoch": best_epoch,
+            "held_out_loss": {"before": round(start[0], 4), "after": round(best, 4)},
+            "held_out_accuracy": {"before": round(start[1], 4), "after": round(loss_of(held)[1], 4)}}
+
+
+def refit_model(model_dir: str, data: str, image_root: str | None = None, out: str | None = None,
+                epochs: int = 60, holdout: float = 0.1, seed: int = 0, log=None) -> dict:
+    """Load a trained critic, refit its head on `data` (CritiqueRecords with meta.targets), save it
+    to `out` (default: over `model_dir`)."""
+    from ..data.records import read_jsonl
+    from ..model.captioner import AestheticCaptioner
+    from ..training.samples import samples_from
+
+    model = AestheticCaptioner.from_pretrained(model_dir).eval()
+    if model.aux_head is None:
+        raise ValueError(f"{model_dir}: the model has no auxiliary head (config.aux_targets = 0)")
+    if model.aux_embed is not None:
+        raise ValueError(f"{model_dir}: its LM reads the head's output (aux_token); refitting would change it")
+    root = str(Path(data).parent) if image_root is None else image_root
+    pairs = [(r, s[0]) for r in read_jsonl(data) if (s := samples_from([r], root))]  # one sample per photo
+    if not pairs:
+        raise ValueError(f"{data}: no records with a critique")
+    records, samples = zip(*pairs)
+    x, y = image_tokens(model, samples, log=log)
+    train, held = split_by_photo(records, holdout, seed)
+    report = refit(model.aux_head, x, y, train, held, epochs=epochs, seed=seed, log=log)
+    model.save_pretrained(out or model_dir)
+    return {"model": out or model_dir, **report}
