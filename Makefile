@@ -45,8 +45,9 @@ demo: $(STAMP)
 
 # Retrain the bundled critic from scratch on this machine's CPU (README "Model card"): training data
 # from the real photos in ../shared/data, the critic and its no-saliency ablation side by side (one
-# thread each), each one's auxiliary head refitted on its own image tokens, both measured on NUS 401-500; the critic is copied into the package only if it
-# meets the goals (>= 90% claims backed, >= 90% of controlled edits reported).
+# thread each), each one's auxiliary head refitted on its own image tokens, both measured on NUS
+# 401-500; the critic is copied into the package only if it meets the goals (>= 90% claims backed,
+# >= 90% of controlled edits reported).
 critic: $(STAMP)
 	$(BIN)/asemllm critic data --out runs/critic-data
 	OMP_NUM_THREADS=1 $(BIN)/asemllm train --config configs/critic-cpu.yaml > runs/critic.log 2>&1 & a=$$!; \
