@@ -293,7 +293,8 @@ def parser() -> argparse.ArgumentParser:
     cr.add_argument("--model", default="teacher",
                     help="head, eval, bundle: a trained model folder (eval: or 'teacher')")
     cr.add_argument("--data", default="runs/critic-data/train.jsonl", help="head: the training records")
-    cr.add_argument("--epochs", type=int, default=60, help="head: epochs over the training photos")
+    cr.add_argument("--epochs", type=int, default=20,
+                    help="head: epochs over the training photos (the best on held-out photos is kept)")
     cr.add_argument("--limit", type=int, default=None, help="eval: only the first N of the 100 photos")
     cr.add_argument("--json", action="store_true", help="eval: one line of JSON, with example critiques")
     cr.add_argument("--force", action="store_true",

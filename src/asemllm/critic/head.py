@@ -1,10 +1,11 @@
 """Refit a trained critic's auxiliary head on its own image tokens (the recipe's second stage).
 
 Joint training shows the head each training photo about once (450 steps x 8 samples over 3,464
-photos), while the LM needs those steps for its 7 aspects per photo: the head ends undertrained.
-With everything else frozen, the image tokens of every training photo are computed once and the
-head alone trains for many epochs in seconds. A tenth of the source photos (with all their edited
-versions, so no near-copy of a held-out photo trains) is held out to choose the epoch.
+photos), while the LM needs those steps for its 7 aspects per photo. With everything else frozen,
+the image tokens of every training photo are computed once and the head alone trains on them for
+a few epochs, in seconds. A tenth of the source photos (with all their edited versions, so no
+near-copy of a held-out photo trains) is held out to choose the epoch. Measured on the critic of
+configs/critic-cpu.yaml: held-out loss 0.319 -> 0.293 at epoch 4; it overfits after that.
 A model whose LM reads the head's output (aux_token) is refused: refitting would change its input.
 """
 
@@ -39,7 +40,7 @@ def split_by_photo(records, holdout: float, seed: int) -> tuple[list[int], list[
     return train, [i for i, r in enumerate(records) if r.meta.get("photo", r.id) in held]
 
 
-def refit(head, x, y, train, held, epochs: int = 60, lr: float = 1e-3, weight_decay: float = 0.05,
+def refit(head, x, y, train, held, epochs: int = 20, lr: float = 1e-3, weight_decay: float = 0.05,
           batch: int = 64, seed: int = 0, log=None) -> dict:
     """Train `head` (in place) on rows `train` of (x, y) with masked BCE; keep the weights of the
     epoch with the lowest held-out loss. -> the held-out loss and accuracy before and after."""
@@ -81,7 +82,7 @@ def refit(head, x, y, train, held, epochs: int = 60, lr: float = 1e-3, weight_de
 
 
 def refit_model(model_dir: str, data: str, image_root: str | None = None, out: str | None = None,
-                epochs: int = 60, holdout: float = 0.1, seed: int = 0, log=None) -> dict:
+                epochs: int = 20, holdout: float = 0.1, seed: int = 0, log=None) -> dict:
     """Load a trained critic, refit its head on `data` (CritiqueRecords with meta.targets), save it
     to `out` (default: over `model_dir`)."""
     from ..data.records import read_jsonl
