@@ -47,14 +47,15 @@ def refit(head, x, y, train, held, epochs: int = 20, lr: float = 1e-3, weight_de
     import copy
 
     import torch
-    import torch.nn.functional as F
+
+    from ..model.captioner import masked_bce
 
     def loss_of(rows):
         with torch.no_grad():
             logits, t = head(x[rows]), y[rows]
             known = ~t.isnan()
             acc = ((logits[known] > 0) == (t[known] > 0.5)).float().mean().item()
-            return F.binary_cross_entropy_with_logits(logits[known], t[known]).item(), acc
+            return masked_bce(logits, t).item(), acc
 
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
@@ -63,9 +64,7 @@ def refit(head, x, y, train, held, epochs: int = 20, lr: float = 1e-3, weight_de
     for epoch in range(1, epochs + 1):
         head.train()
         for idx in train_t[torch.randperm(len(train_t), generator=g)].split(batch):
-            t = y[idx]
-            known = ~t.isnan()
-            loss = F.binary_cross_entropy_with_logits(head(x[idx])[known], t[known])
+            loss = masked_bce(head(x[idx]), y[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()

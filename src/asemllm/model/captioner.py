@@ -26,6 +26,13 @@ class CaptionerOutput:
     aux_loss: torch.Tensor | None = None  # the auxiliary head's part (already inside `loss`)
 
 
+def masked_bce(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy over the entries whose target is known (NaN = unknown)."""
+    logits = logits.float()
+    known = ~targets.isnan()
+    return F.binary_cross_entropy_with_logits(logits[known], targets[known].to(logits.dtype))
+
+
 def _aux_head(width: int, config: ModelConfig) -> nn.Module | None:
     """(B, n*D) image tokens -> (B, aux_targets) logits: linear, or an MLP with aux_hidden units."""
     if not config.aux_targets:
@@ -187,9 +194,7 @@ class AestheticCaptioner(nn.Module):
             raise ValueError("targets given, but this model has no auxiliary head (config.aux_targets = 0)")
         if targets.shape != logits.shape:
             raise ValueError(f"targets {tuple(targets.shape)}, expected {tuple(logits.shape)}")
-        logits = logits.float()
-        known = ~targets.isnan()
-        return F.binary_cross_entropy_with_logits(logits[known], targets[known].to(logits.dtype))
+        return masked_bce(logits, targets)
 
     @torch.no_grad()
     def generate(self, images, prompts: list[str], max_new_tokens: int = 64, do_sample: bool = False,
