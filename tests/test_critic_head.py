@@ -70,3 +70,24 @@ def test_refit_refuses_what_it_cannot_refit(shared_data, tmp_path):
         H.refit_model(str(_model(tmp_path, aux_token=True)), str(tmp_path / "train.jsonl"))
     with pytest.raises(ValueError, match="no auxiliary head"):
         H.refit_model(str(_model(tmp_path, aux_targets=0, aux_hidden=0)), str(tmp_path / "train.jsonl"))
+
+
+def test_refit_with_stats_adds_a_statistics_branch_and_keeps_the_rest(shared_data, tmp_path):
+    from asemllm.model.captioner import AestheticCaptioner
+    from asemllm.stages import set_stage
+
+    write_jsonl(_records(shared_data), tmp_path / "train.jsonl")
+    before = AestheticCaptioner.from_pretrained(_model(tmp_path)).state_dict()
+    report = H.refit_model(str(tmp_path / "model"), str(tmp_path / "train.jsonl"), out=str(tmp_path / "refit"),
+                           epochs=10, holdout=0.25, stats=True)
+    model = AestheticCaptioner.from_pretrained(tmp_path / "refit").eval()
+    after = model.state_dict()
+    assert report["stats"] and model.config.aux_stats and model.aux_stats_head is not None
+    assert {k for k in after if k not in before} == {k for k in after if k.startswith("aux_stats_head.")}
+    assert all(torch.equal(before[k], after[k]) for k in before)  # the tokens' head too: only the branch trains
+    assert report["held_out_loss"]["after"] <= report["held_out_loss"]["before"]
+    photos = [str(shared_data / "photos" / p) for p in PHOTOS[:2]]
+    again = AestheticCaptioner.from_pretrained(tmp_path / "refit").eval()
+    assert torch.allclose(model.aux_probabilities(photos), again.aux_probabilities(photos))
+    rows = {r.module: r for r in set_stage(model, "finetune")}  # a joint run would train the branch too
+    assert rows["aux_stats_head"].trainable == rows["aux_stats_head"].total > 0

@@ -74,7 +74,7 @@ def test_aux_loss_adds_to_the_lm_loss_and_skips_unknown_targets(two_photos):
     prompts = ["Describe."] * 2
     lm_only = model(photos, prompts, captions).loss
     both = model(photos, prompts, captions, targets=targets).loss
-    _, _, logits = model._encode(photos)
+    _, _, logits = model.encode(photos)
     assert both.item() == pytest.approx(lm_only.item() + 0.5 * model.aux_loss(logits, targets).item(), rel=1e-5)
     model.zero_grad()
     model(photos, prompts, targets=targets).loss.backward()  # the aux loss alone (no answers)
@@ -99,7 +99,7 @@ def test_aux_token_is_the_heads_prediction_and_the_lm_reads_it(two_photos):
     model = _tiny(aux_targets=3, aux_token=True)
     plain = _tiny(aux_targets=3)
     assert model.num_image_tokens == plain.num_image_tokens + 1
-    tokens, _, logits = model._encode(photos)
+    tokens, _, logits = model.encode(photos)
     assert torch.allclose(tokens[:, -1], model.aux_embed(torch.sigmoid(logits)))
     # the generated prompt has a slot for it, and the LM loss reaches the head through it
     model.zero_grad()

@@ -197,7 +197,7 @@ def _critic(args) -> int:
         from .critic.head import refit_model
 
         _quiet()
-        print(json.dumps(refit_model(args.model, args.data, out=args.out, epochs=args.epochs,
+        print(json.dumps(refit_model(args.model, args.data, out=args.out, epochs=args.epochs, stats=args.stats,
                                      log=lambda text: print(text, file=sys.stderr, flush=True))))
     elif args.action == "eval":
         from .critic.evaluate import measure_critic
@@ -293,8 +293,12 @@ def parser() -> argparse.ArgumentParser:
     cr.add_argument("--model", default="teacher",
                     help="head, eval, bundle: a trained model folder (eval: or 'teacher')")
     cr.add_argument("--data", default="runs/critic-data/train.jsonl", help="head: the training records")
-    cr.add_argument("--epochs", type=int, default=20,
-                    help="head: epochs over the training photos (the best on held-out photos is kept)")
+    cr.add_argument("--epochs", type=int, default=None,
+                    help="head: epochs over the training photos, the best on held-out photos kept (default 20; "
+                         "with --stats 100)")
+    cr.add_argument("--stats", action="store_true",
+                    help="head: add a head branch that reads photo statistics (tones, colour, sharpness, "
+                         "near-level lines, saliency geometry) and train it alone; the LM is unchanged")
     cr.add_argument("--limit", type=int, default=None, help="eval: only the first N of the 100 photos")
     cr.add_argument("--json", action="store_true", help="eval: one line of JSON, with example critiques")
     cr.add_argument("--force", action="store_true",

@@ -117,6 +117,9 @@ class ModelConfig:
     aux_weight: float = 1.0
     aux_hidden: int = 0  # > 0: the head is an MLP with this hidden width (placement is a band of
                          # the saliency centroid, not a linear function of the tokens)
+    # A second head branch reads photo statistics the 4x4 tokens blur away (asemllm.model.stats:
+    # tones, colour, sharpness, near-level lines, the saliency map's geometry); logits add up.
+    aux_stats: bool = False
     # The head's probabilities, projected to the LM width, become one more image token.
     aux_token: bool = False
     # Findings prompts (tag-guided, as in Tag2Text): the prompt also lists the claims the critique

@@ -73,6 +73,8 @@ class Critic:
                 "model": self.name, "timings": timings}
 
     def _texts(self, photos, attrs, contents, aspects, seed) -> list[dict[str, str]]:
+        import torch
+
         from .content import subject_phrase
         from .findings import prompts as findings_prompts
         from .teacher import critique
@@ -85,8 +87,10 @@ class Critic:
         out = []
         for i in range(0, len(photos), per_call):
             chunk = photos[i:i + per_call]
-            prompts = findings_prompts(self.model, chunk, aspects)
-            gen = self.model.generate(chunk, prompts, max_new_tokens=96, repeat=len(aspects))
+            with torch.no_grad():
+                encoded = self.model.encode(chunk)  # once: for the findings and the prompts
+            prompts = findings_prompts(self.model, chunk, aspects, encoded)
+            gen = self.model.generate(chunk, prompts, max_new_tokens=96, repeat=len(aspects), encoded=encoded)
             out += [dict(zip(aspects, gen[j * len(aspects):(j + 1) * len(aspects)])) for j in range(len(chunk))]
         return [{a: name_subject(t.strip(), label) for a, t in texts.items()} for texts, label in zip(out, labels)]
 

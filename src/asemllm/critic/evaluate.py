@@ -62,15 +62,20 @@ def _generate(model, jobs, max_new_tokens) -> list[str]:
     """[(photo, aspect)] -> the critic's texts in that order, in one batched generation (the
     teacher's when `model` is None)."""
     from .attributes import measure
-    from .findings import prompts as findings_prompts
+    import torch
+
+    from .findings import holding, prompt_for
     from .teacher import critique
 
     if not jobs:
         return []
     if model is None:
         return [critique(measure(im), a, random.Random(0)).text for im, a in jobs]
-    prompts = [p for im, a in jobs for p in findings_prompts(model, [im], [a])]
-    texts = model.generate([im for im, _ in jobs], prompts, max_new_tokens=max_new_tokens)
+    images = [im for im, _ in jobs]
+    with torch.no_grad():
+        encoded = model.encode(images)  # once: for the findings and for the prompts that carry them
+    prompts = [prompt_for(model, a, said) for (_, a), said in zip(jobs, holding(model, images, encoded))]
+    texts = model.generate(images, prompts, max_new_tokens=max_new_tokens, encoded=encoded)
     return [t.strip() for t in texts]
 
 

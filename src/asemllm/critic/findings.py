@@ -36,14 +36,21 @@ def findings(aspect: str, said: set[str]) -> list[str]:
     return [r.id for r in chosen(aspect, said)]
 
 
-def prompts(model, images, aspects) -> list[str]:
+def holding(model, images, encoded=None) -> list[set[str] | None]:
+    """Per image, the rules the model's head says hold (None: the model takes no findings); from
+    `encoded`, the images' model.encode(), when given: pass the same to generate and each image is
+    encoded once."""
+    if not model.config.findings:
+        return [None] * len(images)
+    probs = model.aux_probabilities(images, encoded).cpu().numpy()
+    return [decide(p, model.config.findings_threshold) for p in probs]
+
+
+def prompt_for(model, aspect: str, said: set[str] | None) -> str:
+    return model.config.prompt(aspect, None if said is None else findings(aspect, said))
+
+
+def prompts(model, images, aspects, encoded=None) -> list[str]:
     """One prompt per (image, aspect), image-major; with the head's findings when the model was
     trained on them."""
-    if not model.config.findings:
-        return [model.config.prompt(a) for _ in images for a in aspects]
-    probs = model.aux_probabilities(images).cpu().numpy()
-    out = []
-    for p in probs:
-        said = decide(p, model.config.findings_threshold)
-        out += [model.config.prompt(a, findings(a, said)) for a in aspects]
-    return out
+    return [prompt_for(model, a, said) for said in holding(model, images, encoded) for a in aspects]

@@ -55,7 +55,9 @@ def _done(path: Path) -> dict[str, str]:
 
 
 def generate(model, todo: list[dict], path: Path, batch_size: int, max_new_tokens: int, log=None) -> dict:
-    from ..critic.findings import prompts as findings_prompts
+    import torch
+
+    from ..critic.findings import holding, prompt_for
     from ..images import load_image
 
     done = _done(path)
@@ -71,8 +73,11 @@ def generate(model, todo: list[dict], path: Path, batch_size: int, max_new_token
                     done[j["key"]] = ""
                     f.write(json.dumps({"key": j["key"], "prediction": "", "error": str(e)}) + "\n")
             if ok:
-                prompts = [p for ph, j in zip(photos, ok) for p in findings_prompts(model, [ph], [j["aspect"]])]
-                texts = model.generate(photos, prompts, max_new_tokens=max_new_tokens)
+                with torch.no_grad():
+                    encoded = model.encode(photos)  # once: for the findings and the prompts
+                said = holding(model, photos, encoded)
+                prompts = [prompt_for(model, j["aspect"], s) for j, s in zip(ok, said)]
+                texts = model.generate(photos, prompts, max_new_tokens=max_new_tokens, encoded=encoded)
                 for j, t in zip(ok, texts):
                     done[j["key"]] = t.strip()
                     f.write(json.dumps({"key": j["key"], "aspect": j["aspect"], "prediction": t.strip()}) + "\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +15,7 @@ from .iasm import IASM, SOURCES, ablation_density, saliency_features, saliency_t
 from .ias_vit import IASViT
 from .language_model import splice_image_embeddings
 from .projector import Projector
+from .stats import STATS_DIM, photo_stats
 
 IGNORE = -100  # label of tokens that carry no loss (prompt, image slots, padding)
 
@@ -24,6 +26,13 @@ class CaptionerOutput:
     logits: torch.Tensor  # (B, T, V)
     log_density: torch.Tensor | None  # (B, 1, H, W) saliency of the input images
     aux_loss: torch.Tensor | None = None  # the auxiliary head's part (already inside `loss`)
+
+
+class Encoded(NamedTuple):
+    """Images encoded once, for the head's findings and then the prompts that carry them."""
+    embeds: torch.Tensor  # (B, n, D) LM embeddings of the image slots
+    log_density: torch.Tensor | None  # (B, 1, H, W)
+    aux_logits: torch.Tensor | None  # (B, aux_targets)
 
 
 def masked_bce(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -42,6 +51,15 @@ def _aux_head(width: int, config: ModelConfig) -> nn.Module | None:
     return nn.Sequential(nn.Linear(width, config.aux_hidden), nn.GELU(), nn.Linear(config.aux_hidden, config.aux_targets))
 
 
+def stats_head(config: ModelConfig) -> nn.Module | None:
+    """(B, STATS_DIM) photo statistics -> (B, aux_targets) logits, added to the tokens' head: a branch
+    of its own, so 96 statistics are not drowned among thousands of token features."""
+    if not (config.aux_targets and config.aux_stats):
+        return None
+    hidden = config.aux_hidden or 128
+    return nn.Sequential(nn.Linear(STATS_DIM, hidden), nn.GELU(), nn.Linear(hidden, config.aux_targets))
+
+
 class AestheticCaptioner(nn.Module):
     def __init__(self, config: ModelConfig, iasm: IASM, vision: IASViT, lm: nn.Module, tokenizer):
         super().__init__()
@@ -51,7 +69,9 @@ class AestheticCaptioner(nn.Module):
         dim = lm.get_input_embeddings().embedding_dim
         detail = vision.width if config.vision.detail_layer is not None else 0
         self.projector = Projector(config.projector, vision.width, dim, detail_dim=detail)
-        self.aux_head = _aux_head(self.projector.num_tokens(vision.grid) * dim, config)
+        self.aux_head_width = self.projector.num_tokens(vision.grid) * dim  # the tokens' part of its input
+        self.aux_head = _aux_head(self.aux_head_width, config)
+        self.aux_stats_head = stats_head(config)
         for need in ("aux_token", "findings"):
             if getattr(config, need) and not config.aux_targets:
                 raise ValueError(f"{need} needs an auxiliary head: set aux_targets > 0")
@@ -77,33 +97,47 @@ class AestheticCaptioner(nn.Module):
         config.saliency picks where the map comes from: the IASM, a centre-bias or random stand-in
         (ablations; the IASM still supplies the features), or "none" (plain ViT, no fusion).
         """
-        embeds, log_density, _ = self._encode(images)
+        embeds, log_density, _ = self.encode(images)
         return embeds, log_density
 
-    def image_tokens(self, images) -> torch.Tensor:
-        """The projector's (B, n, D) tokens: what the auxiliary head reads (no aux token)."""
-        return self._project(images)[0]
+    def head_inputs(self, images) -> torch.Tensor:
+        """What the auxiliary head reads: (B, n*D) image tokens [+ (B, STATS_DIM) photo statistics]."""
+        tokens, _, stats = self._project(images)
+        return self._head_input(tokens, stats)
+
+    @staticmethod
+    def _head_input(tokens: torch.Tensor, stats: torch.Tensor | None) -> torch.Tensor:
+        flat = tokens.flatten(1)  # (B, n, D) -> (B, n*D)
+        return flat if stats is None else torch.cat([flat, stats.to(flat.dtype)], dim=1)
+
+    def aux_logits(self, head_input: torch.Tensor) -> torch.Tensor:
+        """head_inputs() rows -> (B, aux_targets) logits: the tokens' head [+ the statistics' head]."""
+        logits = self.aux_head(head_input[:, :self.aux_head_width])
+        if self.aux_stats_head is not None:
+            logits = logits + self.aux_stats_head(head_input[:, self.aux_head_width:])
+        return logits
 
     @torch.no_grad()
-    def aux_probabilities(self, images) -> torch.Tensor:
-        """The auxiliary head's (B, aux_targets) probabilities for `images`."""
+    def aux_probabilities(self, images, encoded: Encoded | None = None) -> torch.Tensor:
+        """The auxiliary head's (B, aux_targets) probabilities for `images` (or their `encoded`)."""
         if self.aux_head is None:
             raise ValueError("this model has no auxiliary head (config.aux_targets = 0)")
-        return torch.sigmoid(self._encode(images)[2].float())
+        return torch.sigmoid((encoded or self.encode(images)).aux_logits.float())
 
-    def _encode(self, images):
-        """-> (LM embeddings (B,n,D), log-density or None, auxiliary logits (B, aux_targets) or None).
+    def encode(self, images) -> Encoded:
+        """-> Encoded(LM embeddings (B,n,D), log-density or None, auxiliary logits (B, aux_targets) or None).
         With aux_token, the head's probabilities, projected to the LM width, are the last image
         token: one slot that says which claims the image supports, easy for the LM to find."""
-        tokens, log_density = self._project(images)
+        tokens, log_density, stats = self._project(images)
         aux = None
         if self.aux_head is not None:
-            aux = self.aux_head(tokens.flatten(1))  # (B, n*D) -> (B, aux_targets)
+            aux = self.aux_logits(self._head_input(tokens, stats))  # -> (B, aux_targets)
             if self.aux_embed is not None:
                 tokens = torch.cat([tokens, self.aux_embed(torch.sigmoid(aux)).unsqueeze(1)], dim=1)
-        return tokens, log_density, aux
+        return Encoded(tokens, log_density, aux)
 
-    def _project(self, images) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _project(self, images):
+        """-> (projected tokens (B, n, D), log-density or None, photo statistics or None)."""
         images = self._as_tensor(images)
         source = self.config.saliency
         if source not in SOURCES:
@@ -115,7 +149,18 @@ class AestheticCaptioner(nn.Module):
             density = out.grid_density if source == "iasm" else ablation_density(source, out.grid_density)
             sal = saliency_tokens(saliency_features(out.decoder, density), self.config.fusion.kv_grid)
         patches, detail = self.vision(images, sal)  # (B, g*g, C) each
-        return self.projector(patches, self.vision.grid, detail, self._patch_density(density, images)), log_density
+        tokens = self.projector(patches, self.vision.grid, detail, self._patch_density(density, images))
+        return tokens, log_density, self._stats(images, log_density, density)
+
+    def _stats(self, images, log_density, density) -> torch.Tensor | None:
+        """The head's photo statistics over the saliency map the model uses (none: a uniform map)."""
+        if self.aux_stats_head is None:
+            return None
+        if density is not None and self.config.saliency != "iasm":  # a stand-in map on the grid
+            density = F.interpolate(density, size=images.shape[-2:], mode="bilinear", align_corners=False)
+        elif density is not None:
+            density = log_density.exp()  # (B, 1, S, S), the IASM's map at full resolution
+        return photo_stats(images, density)
 
     def _patch_density(self, density: torch.Tensor | None, images: torch.Tensor) -> torch.Tensor | None:
         """The saliency density per ViT patch (B, g*g), mean 1; uniform without saliency."""
@@ -162,9 +207,10 @@ class AestheticCaptioner(nn.Module):
         label_t = torch.tensor([[IGNORE] * (T - len(r)) + r for r in labels])
         return input_ids.to(self.device), mask.to(self.device), label_t.to(self.device)
 
-    def _embed(self, images, prompts, answers=None, repeat: int = 1):
-        """`repeat`: each image serves that many consecutive prompts (encoded once, not per prompt)."""
-        image_embeds, log_density, aux = self._encode(images)
+    def _embed(self, images, prompts, answers=None, repeat: int = 1, encoded: Encoded | None = None):
+        """`repeat`: each image serves that many consecutive prompts (encoded once, not per prompt);
+        `encoded`: the images' encoding when the caller already has it (the findings needed it)."""
+        image_embeds, log_density, aux = encoded or self.encode(images)
         image_embeds = image_embeds.repeat_interleave(repeat, dim=0)  # (B*repeat, n, D)
         if len(prompts) != image_embeds.shape[0]:
             raise ValueError(f"{image_embeds.shape[0] // repeat} images x {repeat} but {len(prompts)} prompts")
@@ -199,15 +245,17 @@ class AestheticCaptioner(nn.Module):
     @torch.no_grad()
     def generate(self, images, prompts: list[str], max_new_tokens: int = 64, do_sample: bool = False,
                  temperature: float = 1.0, top_p: float = 1.0, use_cache: bool = True,
-                 seed: int | None = None, ignore_eos: bool = False, repeat: int = 1) -> list[str]:
+                 seed: int | None = None, ignore_eos: bool = False, repeat: int = 1,
+                 encoded: Encoded | None = None) -> list[str]:
         return self.tokenizer.batch_decode(
             self.generate_ids(images, prompts, Sampling(max_new_tokens, do_sample, temperature, top_p, ignore_eos),
-                              use_cache=use_cache, seed=seed, repeat=repeat), skip_special_tokens=True)
+                              use_cache=use_cache, seed=seed, repeat=repeat, encoded=encoded),
+            skip_special_tokens=True)
 
     @torch.no_grad()
     def generate_ids(self, images, prompts: list[str], sampling: Sampling, use_cache: bool = True,
-                     seed: int | None = None, repeat: int = 1) -> torch.Tensor:
-        embeds, mask, *_ = self._embed(images, prompts, repeat=repeat)
+                     seed: int | None = None, repeat: int = 1, encoded: Encoded | None = None) -> torch.Tensor:
+        embeds, mask, *_ = self._embed(images, prompts, repeat=repeat, encoded=encoded)
         gen = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
         return decode(self.lm, embeds, mask, self._eos_ids(), self.tokenizer.pad_token_id, sampling,
                       use_cache=use_cache, generator=gen)
