@@ -110,3 +110,19 @@ def test_training_batch_tells_a_findings_model_the_texts_claims(two_photos, tmp_
     assert load_batch([told], cfg)[1] == [cfg.prompt("focus", ["focus.subject_sharp"])]
     with pytest.raises(ValueError, match="cat.png: no meta\\['findings'\\]"):
         load_batch([Sample(str(path), "focus", "The subject is sharp.")], cfg)
+
+
+def test_a_findings_critique_encodes_each_photo_once(two_photos):
+    """The head's findings and the generation share one encoding (Encoded), and give the same text
+    as encoding twice would."""
+    from asemllm.critic.api import Critic
+
+    photos, _ = two_photos
+    model = _tiny()
+    calls = []
+    model.vision.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
+    aspects = ["composition", "focus"]
+    texts = Critic(model, name="tiny")._texts(photos, [{}, {}], [None, None], aspects, seed=0)
+    assert calls == [2]  # one pass over both photos
+    twice = model.generate(photos, F.prompts(model, photos, aspects), max_new_tokens=96, repeat=len(aspects))
+    assert [t[a] for t in texts for a in aspects] == [t.strip() for t in twice]
