@@ -25,7 +25,8 @@ QUANTILES = (0.01, 0.1, 0.5, 0.9, 0.99)
 TILT_RANGE, TILT_BINS = 20.0, 41  # near-horizontal lines, 1 degree steps over +-20
 TILT_EDGES = 0.05  # the strongest 5% of gradients count as edges (as the horizon measurement)
 # the vector's parts, in order: name -> width
-GROUPS = {"tones": LUMA_BINS + 6 + len(QUANTILES), "colours": SAT_BINS + 10, "sharpness": 4,
+EDGE_LEVELS = (0.05, 0.1, 0.2, 0.4)  # Sobel magnitudes (luma 0-1, after a 3x3 binomial blur) that count as an edge
+GROUPS = {"tones": LUMA_BINS + 6 + len(QUANTILES), "colours": SAT_BINS + 10, "sharpness": 4 + 2 * len(EDGE_LEVELS),
           "lines": 8, "geometry": 15}
 STATS_DIM = sum(GROUPS.values())
 
@@ -125,14 +126,20 @@ def subject_region(density: torch.Tensor, mass: float = 0.5) -> torch.Tensor:
 
 def sharpness(luma, content, density) -> torch.Tensor:
     """Log Laplacian energy of the whole photo, of the subject region (the densest pixels holding
-    half the saliency) and of the rest: focus on the subject and depth of field are the gap."""
+    half the saliency) and of the rest: focus on the subject and depth of field are the gap. And
+    the share of edge pixels at a few strengths in each region: clutter is a busy background."""
     lap2 = _conv(luma * 255, [[0, 1, 0], [1, -4, 1], [0, 1, 0]]) ** 2
     inner = _inner(content, 1)
     subject = subject_region(density).float() * inner
     background = inner - subject
     if_empty = lambda w: torch.where(w.sum((1, 2), keepdim=True) > 0, w, inner)  # noqa: E731 (uniform map)
-    whole, subj, back = (_mean(lap2, w).add(1).log() for w in (inner, if_empty(subject), if_empty(background)))
-    return torch.stack([whole, subj, back, subj - back], 1) / 4  # (B, 4), ~unit scale
+    subject, background = if_empty(subject), if_empty(background)
+    whole, subj, back = (_mean(lap2, w).add(1).log() for w in (inner, subject, background))
+    smooth = _conv(luma, [[1 / 16, 2 / 16, 1 / 16], [2 / 16, 4 / 16, 2 / 16], [1 / 16, 2 / 16, 1 / 16]])
+    mag = torch.hypot(_conv(smooth, [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]),
+                      _conv(smooth, [[-1, -2, -1], [0, 0, 0], [1, 2, 1]]))
+    edges = [_mean((mag > t).float(), w).sqrt() for w in (subject, background) for t in EDGE_LEVELS]
+    return torch.cat([torch.stack([whole, subj, back, subj - back], 1) / 4, torch.stack(edges, 1)], 1)
 
 
 def lines(luma, content) -> torch.Tensor:
