@@ -91,3 +91,19 @@ def test_refit_with_stats_adds_a_statistics_branch_and_keeps_the_rest(shared_dat
     assert torch.allclose(model.aux_probabilities(photos), again.aux_probabilities(photos))
     rows = {r.module: r for r in set_stage(model, "finetune")}  # a joint run would train the branch too
     assert rows["aux_stats_head"].trainable == rows["aux_stats_head"].total > 0
+
+
+def test_a_head_trained_on_other_statistics_is_refused_by_name(shared_data, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from asemllm.model.captioner import AestheticCaptioner
+
+    write_jsonl(_records(shared_data), tmp_path / "train.jsonl")
+    H.refit_model(str(_model(tmp_path)), str(tmp_path / "train.jsonl"), out=str(tmp_path / "refit"),
+                  epochs=1, holdout=0.25, stats=True)
+    weights = tmp_path / "refit" / "model.safetensors"
+    state = load_file(weights)
+    state["aux_stats_head.0.weight"] = state["aux_stats_head.0.weight"][:, :-8].contiguous()  # an older, shorter vector
+    save_file(state, weights)
+    with pytest.raises(ValueError, match="trained on .* photo statistics.*critic head --model .* --stats"):
+        AestheticCaptioner.from_pretrained(tmp_path / "refit")
