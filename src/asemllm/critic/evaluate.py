@@ -61,9 +61,9 @@ def apply_edit(name: str, image, sal=None):
 def _generate(model, jobs, max_new_tokens) -> list[str]:
     """[(photo, aspect)] -> the critic's texts in that order, in one batched generation (the
     teacher's when `model` is None)."""
-    from .attributes import measure
     import torch
 
+    from .attributes import measure
     from .findings import holding, prompt_for
     from .teacher import critique
 

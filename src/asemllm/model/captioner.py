@@ -53,7 +53,7 @@ def _aux_head(width: int, config: ModelConfig) -> nn.Module | None:
 
 def stats_head(config: ModelConfig) -> nn.Module | None:
     """(B, STATS_DIM) photo statistics -> (B, aux_targets) logits, added to the tokens' head: a branch
-    of its own, so 96 statistics are not drowned among thousands of token features."""
+    of its own, so ~100 statistics are not drowned among thousands of token features."""
     if not (config.aux_targets and config.aux_stats):
         return None
     hidden = config.aux_hidden or 128
