@@ -24,8 +24,9 @@ LUMA_BINS, SAT_BINS = 32, 16
 QUANTILES = (0.01, 0.1, 0.5, 0.9, 0.99)
 TILT_RANGE, TILT_BINS = 20.0, 41  # near-horizontal lines, 1 degree steps over +-20
 TILT_EDGES = 0.05  # the strongest 5% of gradients count as edges (as the horizon measurement)
-# the vector's parts, in order: name -> width
 EDGE_LEVELS = (0.05, 0.1, 0.2, 0.4)  # Sobel magnitudes (luma 0-1, after a 3x3 binomial blur) that count as an edge
+BLUR = [[1 / 16, 2 / 16, 1 / 16], [2 / 16, 4 / 16, 2 / 16], [1 / 16, 2 / 16, 1 / 16]]
+# the vector's parts, in order: name -> width
 GROUPS = {"tones": LUMA_BINS + 6 + len(QUANTILES), "colours": SAT_BINS + 10, "sharpness": 4 + 2 * len(EDGE_LEVELS),
           "lines": 8, "geometry": 15}
 STATS_DIM = sum(GROUPS.values())
@@ -40,8 +41,9 @@ def photo_stats(images: torch.Tensor, density: torch.Tensor | None = None) -> to
         density = content.unsqueeze(1)
     density = density.float()[:, 0] * content  # (B, S, S)
     density = density / density.sum((1, 2), keepdim=True).clamp_min(1e-12)
-    parts = [tones(images, luma, content), colours(images, content), sharpness(luma, content, density),
-             lines(luma, content), geometry(density, content)]
+    gx, gy = _gradients(luma)
+    parts = [tones(images, luma, content), colours(images, content), sharpness(luma, gx, gy, content, density),
+             lines(gx, gy, content), geometry(density, content)]
     return torch.cat(parts, dim=1)
 
 
@@ -110,6 +112,12 @@ def _conv(x: torch.Tensor, kernel: list[list[float]]) -> torch.Tensor:
     return F.conv2d(F.pad(x.unsqueeze(1), (1, 1, 1, 1), mode="replicate"), k)[:, 0]
 
 
+def _gradients(luma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sobel x and y of the luma after a 3x3 binomial blur, (B, H, W) each."""
+    smooth = _conv(luma, BLUR)
+    return _conv(smooth, [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]), _conv(smooth, [[-1, -2, -1], [0, 0, 0], [1, 2, 1]])
+
+
 def _inner(content: torch.Tensor, px: int = 3) -> torch.Tensor:
     """The content mask eroded by `px`: filters there see no padding or frame edge."""
     eroded = -F.max_pool2d(-F.pad(content.unsqueeze(1), (px,) * 4), 2 * px + 1, stride=1)
@@ -124,7 +132,7 @@ def subject_region(density: torch.Tensor, mass: float = 0.5) -> torch.Tensor:
     return density >= ordered.gather(1, k).view(-1, 1, 1)
 
 
-def sharpness(luma, content, density) -> torch.Tensor:
+def sharpness(luma, gx, gy, content, density) -> torch.Tensor:
     """Log Laplacian energy of the whole photo, of the subject region (the densest pixels holding
     half the saliency) and of the rest: focus on the subject and depth of field are the gap. And
     the share of edge pixels at a few strengths in each region: clutter is a busy background."""
@@ -135,14 +143,12 @@ def sharpness(luma, content, density) -> torch.Tensor:
     if_empty = lambda w: torch.where(w.sum((1, 2), keepdim=True) > 0, w, inner)  # noqa: E731 (uniform map)
     subject, background = if_empty(subject), if_empty(background)
     whole, subj, back = (_mean(lap2, w).add(1).log() for w in (inner, subject, background))
-    smooth = _conv(luma, [[1 / 16, 2 / 16, 1 / 16], [2 / 16, 4 / 16, 2 / 16], [1 / 16, 2 / 16, 1 / 16]])
-    mag = torch.hypot(_conv(smooth, [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]),
-                      _conv(smooth, [[-1, -2, -1], [0, 0, 0], [1, 2, 1]]))
+    mag = torch.hypot(gx, gy)
     edges = [_mean((mag > t).float(), w).sqrt() for w in (subject, background) for t in EDGE_LEVELS]
     return torch.cat([torch.stack([whole, subj, back, subj - back], 1) / 4, torch.stack(edges, 1)], 1)
 
 
-def lines(luma, content) -> torch.Tensor:
+def lines(gx, gy, content) -> torch.Tensor:
     """The strongest straight line within +-TILT_RANGE of horizontal (projection profiles, as in
     document deskewing: a Radon transform restricted to near-level lines). The edge map is rotated
     so each angle in 1 degree steps is level; per angle, the best row's share of all edge energy
@@ -150,10 +156,6 @@ def lines(luma, content) -> torch.Tensor:
     both profiles: the best angle (/10), its size, its peak and the level line's value over the
     peak. A tilted horizon is a wide line away from 0. (The whole 41-angle profiles fitted the
     critic's held-out photos no better and overfitted sooner.) Angle + = rises to the right."""
-    blur = [[1 / 16, 2 / 16, 1 / 16], [2 / 16, 4 / 16, 2 / 16], [1 / 16, 2 / 16, 1 / 16]]
-    smooth = _conv(luma, blur)
-    gx = _conv(smooth, [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])
-    gy = _conv(smooth, [[-1, -2, -1], [0, 0, 0], [1, 2, 1]])
     mag = torch.hypot(gx, gy) * _inner(content)
     flat = mag.flatten(1)
     threshold = flat.topk(max(1, int(TILT_EDGES * flat.shape[1])), dim=1).values[:, -1].clamp_min(1e-6)
@@ -194,31 +196,11 @@ def _level_rows(maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack(energy, 1), torch.stack(hits, 1)
 
 
-def _peak(profile: torch.Tensor) -> torch.Tensor:
-    """(B, TILT_BINS) over the angles -> (B, 4): angle of the peak (/10), its size, the peak, level / peak."""
-    angles = torch.linspace(-TILT_RANGE, TILT_RANGE, TILT_BINS, device=profile.device)
-    top = profile.amax(1)
-    angle = angles[profile.argmax(1)] / 10
-    return torch.stack([angle, angle.abs(), top, profile[:, TILT_BINS // 2] / top.clamp_min(1e-6)], 1)
-
-
-def _level(maps: torch.Tensor) -> torch.Tensor:
-    """(B, C, H, W) -> (B, TILT_BINS, C, H, W): rotated so lines at each angle come out level."""
-    B, C, H, W = maps.shape
-    rad = torch.deg2rad(torch.linspace(-TILT_RANGE, TILT_RANGE, TILT_BINS, device=maps.device))
-    cos, sin, zero = rad.cos(), rad.sin(), torch.zeros_like(rad)
-    # output (u, v) samples the input at (u, v) rotated by the angle
-    rot = torch.stack([torch.stack([cos, sin, zero], 1), torch.stack([-sin, cos, zero], 1)], 1)  # (A, 2, 3)
-    grid = F.affine_grid(rot, (TILT_BINS, C, H, W), align_corners=False)  # (A, H, W, 2)
-    out = F.grid_sample(maps.repeat_interleave(TILT_BINS, 0), grid.repeat(B, 1, 1, 1), align_corners=False)
-    return out.view(B, TILT_BINS, C, H, W)
-
-
 def geometry(density, content) -> torch.Tensor:
     """Where the density sits in the photo's own frame: centroid, spread, tilt of its mass, left/right
-    and top/bottom imbalance (and the larger of the two), the share of the frame holding half of it, the peak, distances of the
-    centroid to the centre and the nearest thirds point (frame-diagonal units), the frame's shape and
-    the density's entropy (1 = uniform: no saliency)."""
+    and top/bottom imbalance (and the larger of the two), the share of the frame holding half of it,
+    the peak, distances of the centroid to the centre and the nearest thirds point (frame-diagonal
+    units), the frame's shape and the density's entropy (1 = uniform: no saliency)."""
     B, S, _ = density.shape
     rows, cols = content.amax(2), content.amax(1)  # (B, S): which rows/columns hold the photo
     h, w = rows.sum(1).clamp_min(1), cols.sum(1).clamp_min(1)
