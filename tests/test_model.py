@@ -169,3 +169,56 @@ def test_rows_that_end_leave_the_batch_without_changing_the_others(tiny):
         assert out.shape[1] == max(ends) + 1
         for row, end, got in zip(full, ends, out.tolist()):
             assert got == row[:end + 1] + [pad] * (max(ends) - end), use_cache
+
+
+def test_shared_prefix_decodes_what_the_full_prompts_decode(tiny):
+    """generate_ids reads each image's chat start and image slots once for all its prompts; every
+    row must decode exactly what decoding its full prompt alone decodes (rows end at different steps)."""
+    from asemllm.model.generation import decode
+
+    torch.manual_seed(2)
+    with torch.no_grad():  # large random weights: varied tokens (the fixture's LM repeats one)
+        for p in tiny.lm.parameters():
+            p.normal_(0, 0.5)
+    images = torch.rand(2, 3, 64, 64)
+    prompts = ["Describe.", "Critique the composition of this photo.", "Light?"] * 2  # 3 per image
+    embeds, mask, *_ = tiny._embed(images, prompts, repeat=3)
+    pad = tiny.tokenizer.pad_token_id
+    full = decode(tiny.lm, embeds, mask, set(), pad, Sampling(10, ignore_eos=True))
+    eos = {int(full[1, 3])}
+    expected = decode(tiny.lm, embeds, mask, eos, pad, Sampling(10))
+    assert (expected == pad).any(), "no row ended early: the test would not see rows leave the batch"
+    with torch.no_grad():
+        prefix, rest, _ = tiny._prefix_embed(images, prompts, 3, None)
+    assert prefix.embeds.shape[0] == 2 and prefix.rows.tolist() == [0, 0, 0, 1, 1, 1]
+    assert prefix.embeds.shape[1] + rest.shape[1] < embeds.shape[1] + 1  # the prefix is not repeated
+    tiny._eos_ids = lambda: eos
+    for use_cache in (True, False):
+        got = tiny.generate_ids(images, prompts, Sampling(10), use_cache=use_cache, repeat=3)
+        assert torch.equal(got, expected), use_cache
+
+
+def test_merged_lora_gives_the_same_logits_with_plain_layers():
+    from torch import nn
+
+    from asemllm.build import build_model
+    from asemllm.config import LoRAConfig, tiny_config
+    from asemllm.model.language_model import merge_lora
+
+    cfg = tiny_config()
+    cfg.lm.lora = LoRAConfig(r=4, alpha=8, dropout=0.0)
+    model = build_model(cfg).eval()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for name, p in model.lm.named_parameters():
+            if "lora_B" in name:  # B starts at zero: make the adapters change something
+                p.normal_(0, 0.3)
+    ids, mask, _ = model.tokenize(["Describe the light."])
+    with torch.no_grad():
+        before = model.lm(input_ids=ids.masked_fill(ids == model.image_token_id, 0), attention_mask=mask).logits
+        assert merge_lora(model.lm) == 4 * model.lm.config.num_hidden_layers
+        after = model.lm(input_ids=ids.masked_fill(ids == model.image_token_id, 0), attention_mask=mask).logits
+    torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-5)
+    attn = model.lm.model.layers[0].self_attn
+    assert all(type(getattr(attn, n)) is nn.Linear for n in ("q_proj", "k_proj", "v_proj", "o_proj"))
+    assert not any("lora" in n for n, _ in model.lm.named_parameters())

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
-from .generation import Sampling, decode, positions
+from .generation import Prefix, Sampling, decode, positions
 from .iasm import IASM, SOURCES, ablation_density, saliency_features, saliency_tokens
 from .ias_vit import IASViT
 from .language_model import splice_image_embeddings
@@ -200,12 +200,17 @@ class AestheticCaptioner(nn.Module):
                 ids, lab = ids + ans, lab + ans
             rows.append(ids)
             labels.append(lab)
+        input_ids, mask = self._left_pad(rows)
+        label_t = self._left_pad(labels, IGNORE)[0]
+        return input_ids, mask, label_t
+
+    def _left_pad(self, rows: list[list[int]], pad: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token rows -> (ids (B, T), 0/1 mask (B, T)), padded on the left."""
+        pad = self.tokenizer.pad_token_id if pad is None else pad
         T = max(map(len, rows))
-        pad = tok.pad_token_id
-        input_ids = torch.tensor([[pad] * (T - len(r)) + r for r in rows])
+        ids = torch.tensor([[pad] * (T - len(r)) + r for r in rows])
         mask = torch.tensor([[0] * (T - len(r)) + [1] * len(r) for r in rows])
-        label_t = torch.tensor([[IGNORE] * (T - len(r)) + r for r in labels])
-        return input_ids.to(self.device), mask.to(self.device), label_t.to(self.device)
+        return ids.to(self.device), mask.to(self.device)
 
     def _embed(self, images, prompts, answers=None, repeat: int = 1, encoded: Encoded | None = None):
         """`repeat`: each image serves that many consecutive prompts (encoded once, not per prompt);
@@ -255,10 +260,28 @@ class AestheticCaptioner(nn.Module):
     @torch.no_grad()
     def generate_ids(self, images, prompts: list[str], sampling: Sampling, use_cache: bool = True,
                      seed: int | None = None, repeat: int = 1, encoded: Encoded | None = None) -> torch.Tensor:
-        embeds, mask, *_ = self._embed(images, prompts, repeat=repeat, encoded=encoded)
+        prefix, rest, mask = self._prefix_embed(images, prompts, repeat, encoded)
         gen = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
-        return decode(self.lm, embeds, mask, self._eos_ids(), self.tokenizer.pad_token_id, sampling,
-                      use_cache=use_cache, generator=gen)
+        return decode(self.lm, rest, mask, self._eos_ids(), self.tokenizer.pad_token_id, sampling,
+                      use_cache=use_cache, generator=gen, prefix=prefix)
+
+    def _prefix_embed(self, images, prompts, repeat: int, encoded: Encoded | None):
+        """-> (Prefix: each image's chat start and image slots, once; what follows them per prompt
+        (B, T, D), left-padded; its mask (B, T)). Every prompt starts alike up to its image slots,
+        so a photo's prompts (its aspects) share that part: the decoder reads it once per photo."""
+        image_embeds = (encoded or self.encode(images)).embeds  # (P, n, D)
+        P = image_embeds.shape[0]
+        if len(prompts) != P * repeat:
+            raise ValueError(f"{P} images x {repeat} but {len(prompts)} prompts")
+        rows = [self.tokenizer(self.prompt_text(p), add_special_tokens=False)["input_ids"] for p in prompts]
+        cut = len(rows[0]) - rows[0][::-1].index(self.image_token_id)  # just past the last image slot
+        if any(r[:cut] != rows[0][:cut] for r in rows):
+            raise ValueError("the prompts' chat starts differ before the image slots: cannot share them")
+        head = torch.tensor([rows[0][:cut]] * P, device=self.device)  # (P, Tp)
+        prefix = splice_image_embeddings(self.lm, head, image_embeds, self.image_token_id)
+        rest_ids, mask = self._left_pad([r[cut:] for r in rows])
+        rows_of = torch.arange(P, device=self.device).repeat_interleave(repeat)  # prompt -> its image
+        return Prefix(prefix, rows_of), self.lm.get_input_embeddings()(rest_ids), mask
 
     def _eos_ids(self) -> set[int]:
         ids = {self.tokenizer.eos_token_id}

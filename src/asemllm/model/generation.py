@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -44,14 +45,21 @@ def next_token(logits: torch.Tensor, s: Sampling, generator: torch.Generator | N
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
+class Prefix(NamedTuple):
+    """A start several rows share (a photo's system prompt and image tokens, one per aspect)."""
+    embeds: torch.Tensor  # (P, Tp, D): each distinct prefix once, no padding
+    rows: torch.Tensor  # (B,) long: the prefix each row continues
+
+
 @torch.no_grad()
 def decode(lm: nn.Module, embeds: torch.Tensor, attention_mask: torch.Tensor, eos_ids: set[int],
            pad_id: int, s: Sampling, use_cache: bool = True,
-           generator: torch.Generator | None = None) -> torch.Tensor:
+           generator: torch.Generator | None = None, prefix: Prefix | None = None) -> torch.Tensor:
     """embeds (B,T,D) left-padded -> new token ids (B, <= max_new_tokens), pad after each end.
 
     With the cache, rows that have ended leave the batch (their cache rows are dropped), so a
-    batch costs what its live sequences cost, not its longest one times its size."""
+    batch costs what its live sequences cost, not its longest one times its size. With a
+    `prefix`, `embeds` holds what follows it in each row (padding sits between the two)."""
     B = embeds.shape[0]
     live = torch.arange(B, device=embeds.device)  # original row of each row still decoding
     eos = torch.tensor(sorted(eos_ids), device=embeds.device)
@@ -60,6 +68,8 @@ def decode(lm: nn.Module, embeds: torch.Tensor, attention_mask: torch.Tensor, eo
     # only the last position's logits are needed: skips a (T x vocab) matmul in the prefill
     extra = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(lm.forward).parameters else {}
     inputs, mask = embeds, attention_mask
+    if prefix is not None:
+        inputs, mask = _start(lm, prefix, inputs, mask, cache, cache_arg, extra)
     out = torch.full((B, s.max_new_tokens), pad_id, dtype=torch.long, device=embeds.device)
     done = torch.zeros(B, dtype=torch.bool, device=embeds.device)  # ended rows still in the batch
     steps = 0
@@ -85,6 +95,21 @@ def decode(lm: nn.Module, embeds: torch.Tensor, attention_mask: torch.Tensor, eo
         inputs = new if use_cache else torch.cat([inputs, new], dim=1)
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
     return out[:, :steps]
+
+
+def _start(lm, prefix: Prefix, rest, rest_mask, cache, cache_arg, extra):
+    """With the cache: read each distinct prefix once and copy its cache to the rows that share it
+    (a photo's seven aspects cost one prefix); -> the inputs and mask that follow. Without: the
+    rows' full inputs."""
+    rows = prefix.rows.to(rest.device)
+    ones = rest_mask.new_ones(prefix.embeds.shape[:2])  # (P, Tp)
+    mask = torch.cat([ones[rows], rest_mask], dim=1)  # (B, Tp + T)
+    if cache is None:
+        return torch.cat([prefix.embeds[rows], rest], dim=1), mask
+    lm(inputs_embeds=prefix.embeds, attention_mask=ones, position_ids=positions(ones), use_cache=True,
+       **{cache_arg: cache}, **extra)
+    cache.batch_select_indices(rows)  # (P, ...) -> (B, ...), rows may repeat
+    return rest, mask
 
 
 def _cache_kwarg(lm: nn.Module) -> str:
