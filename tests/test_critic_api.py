@@ -65,3 +65,35 @@ def Path_name(p: str) -> str:
     from pathlib import Path
 
     return Path(p).name
+
+
+def test_the_numbers_in_the_critique_are_the_measured_ones(critic):
+    """The language model writes its own guesses of the numbers ("about 12%" where 1.3% is
+    measured) and now and then a garbled sentence; the critique shows the measured numbers, in
+    every aspect, and only sentences that make a claim."""
+    from skimage import data
+
+    from asemllm.critic.teacher import recognise, restate_numbers, sentences
+
+    r = critic.critique(data.astronaut())
+    measured = {k: a["value"] for k, a in r["attributes"].items()}
+    found = 0
+    for aspect, text in r["critique"].items():
+        _, n, same = restate_numbers(text, measured)
+        if critic.model is not None:  # and every sentence states a claim the checker knows
+            assert all(recognise(s) for s in sentences(text)), (aspect, text)
+        assert n == same, (aspect, text, measured)
+        found += n
+    if critic.model is not None:  # the teacher's numbers are measured by construction
+        assert found, r["critique"]  # the astronaut's clipped highlights are stated with a number
+        assert not any("lora" in name for name, _ in critic.model.lm.named_parameters())  # folded at load
+
+
+def test_as_checked_drops_sentences_without_a_known_claim_and_restates_numbers():
+    from asemllm.critic.api import as_checked
+
+    measured = {"highlights_clipped": 1.3, "exposure_ev": 0.2}
+    text = ("The exposure is well judged. The tonal values hover around the picture. "
+            "About 12% of the frame is blown out to pure white.")
+    assert as_checked(text, measured) == "The exposure is well judged. About 1% of the frame is blown out to pure white."
+    assert as_checked("Nothing here is a known claim.", measured) == "Nothing here is a known claim."

@@ -12,18 +12,7 @@ import pytest
 
 from asemllm.critic import teacher as T
 
-try:
-    from asemllm.critic.attributes import Attribute
-except ImportError:  # the attributes module is written separately; same fields
-    from dataclasses import dataclass
-
-    @dataclass
-    class Attribute:
-        name: str
-        value: float | None
-        unit: str
-        level: str
-        text: str
+from asemllm.critic.attributes import Attribute
 
 
 def attrs(**values) -> dict:
@@ -258,3 +247,35 @@ def test_real_photo_and_its_two_stop_darker_copy():
         c = T.critique(a, "use_of_camera", random.Random(0), label="cup of coffee")
         assert ("exposure.dark" in rules_of(c)) == dark, c.text
         assert all(holds for _, holds in T.check_claims(c.text, a))
+
+
+# ---- numbers restated as measured ---------------------------------------------------------------
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_teachers_own_numbers_are_restated_unchanged(case):
+    for seed in range(10):
+        for c in T.critique_all(attrs(**CASES[case]), random.Random(seed)).values():
+            text, found, same = T.restate_numbers(c.text, attrs(**CASES[case]))
+            assert text == c.text and found == same
+            assert found == len(re.findall(r"\d+(?:\.\d+)?(?: stops?| degrees?|%)", c.text)), c.text
+
+
+def test_guessed_numbers_and_directions_become_the_measured_ones():
+    a = attrs(**{**BRIGHT, "horizon_tilt": -4.2})
+    text = ("About 12% of the frame is blown out to pure white.  The photo is overexposed by about 1 stop; "
+            "lower the exposure by about 1 stop.\nThe horizon tilts by about 2 degrees, rising to the right; "
+            "rotate it about 2 degrees clockwise to straighten it.")
+    out, found, same = T.restate_numbers(text, a)
+    assert out == ("About 7% of the frame is blown out to pure white.  The photo is overexposed by about 2.5 stops; "
+                   "lower the exposure by about 2.5 stops.\nThe horizon tilts by about 4 degrees, falling to the "
+                   "right; rotate it about 4 degrees counter-clockwise to straighten it.")
+    assert (found, same) == (5, 0)
+    assert T.check_claims(out, a) == T.check_claims(text, a)  # the claims themselves are untouched
+
+
+def test_a_slot_two_claims_fill_is_left_as_written():
+    a = attrs(**BRIGHT)  # highlights 7.3%, subject size 12%: two percentages
+    text = "The subject takes up a comfortable share of the frame, about 30%, and blown highlights cover about 9%."
+    assert T.restate_numbers(text, a) == (text, 0, 0)
+    alone = "The subject takes up a comfortable share of the frame, about 30%."
+    assert T.restate_numbers(alone, a)[0] == alone.replace("30%", "12%")

@@ -16,7 +16,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 
-from .teacher import check_claims, recognise, sentences
+from .teacher import check_claims, recognise, restate_numbers, sentences
 
 PLACEMENT = ("placement.thirds", "placement.centred", "placement.off_centre", "placement.loose")
 
@@ -98,7 +98,7 @@ def claim_agreement(model, photos, max_new_tokens: int = 96, log=None) -> dict:
     from .teacher import ASPECTS
 
     per_rule, per_aspect, examples, head = Counter(), Counter(), [], Counter()
-    empty = unchecked = total = 0
+    empty = unchecked = total = numbers = as_measured = 0
     for i, image in enumerate(photos):
         attrs = measure(image)
         _count_head(head, _head(model, [image]), attrs)
@@ -109,6 +109,8 @@ def claim_agreement(model, photos, max_new_tokens: int = 96, log=None) -> dict:
             said = sentences(text)
             total += len(said)
             unchecked += sum(not recognise(x) for x in said)
+            _, found, same = restate_numbers(text, attrs)
+            numbers, as_measured = numbers + found, as_measured + same
             for rule, ok in checks:
                 per_rule[rule, ok] += 1
                 per_aspect[aspect, ok] += 1
@@ -120,6 +122,9 @@ def claim_agreement(model, photos, max_new_tokens: int = 96, log=None) -> dict:
             "aspects_without_claims": empty,
             # sentences that make no claim the checker knows: neither counted for nor against
             "sentences": total, "sentences_without_known_claims": unchecked,
+            # the numbers the text gives for its claims (stops, %, degrees), as written: how many
+            # equal the measured ones (the critic restates them all as measured before showing them)
+            "numbers": numbers, "numbers_as_measured": round(as_measured / numbers, 4) if numbers else None,
             "per_aspect": {a: _share(per_aspect, a) for a in ASPECTS},
             "per_rule": {r: _share(per_rule, r) for r in sorted({r for r, _ in per_rule})},
             "examples": examples} | ({"head": _head_summary(head)} if head else {})

@@ -609,6 +609,38 @@ def check_claims(text: str, attributes: dict) -> list[tuple[str, bool]]:
     return [(rid, RULES_BY_ID[rid].holds(v)) for s in sentences(text) for rid in recognise(s)]
 
 
+# The slots fill() writes, as they read in a text: (pattern, whether it is a number).
+_SLOTS = {"ev": (r"\b\d+(?:\.\d+)? stops?\b", True), "pct": (r"\bunder 1%|\b\d+(?:\.\d+)?%", True),
+          "deg": (r"\b\d+(?:\.\d+)? degrees?\b", True), "way": (r"\b(?:rising|falling) to the right\b", False),
+          "turn": (r"\bcounter-clockwise\b|(?<!-)\bclockwise\b", False)}
+
+
+def restate_numbers(text: str, attributes: dict) -> tuple[str, int, int]:
+    """`text` with the numbers (and tilt directions) of its recognised claims set to the measured
+    ones: a language model guesses "about 12%", the measurement knows 1.3%. -> (text, numbers found,
+    numbers that were already as measured). A slot is rewritten only in a sentence where exactly
+    one recognised claim fills it, so two percentages in one sentence are left as written."""
+    v = values(attributes)
+    parts = re.split(r"((?<=[.!?])\s+)", text)  # sentences and the spaces between them, kept
+    found = same = 0
+    for i in range(0, len(parts), 2):
+        fills: dict[str, list[str]] = {}
+        for rid in recognise(parts[i]):
+            rule = RULES_BY_ID[rid]
+            if all(n in v for n in rule.needs):
+                for key, val in rule.fill(v).items():
+                    fills.setdefault(key, []).append(val)
+        for key, vals in fills.items():
+            pattern, number = _SLOTS[key]
+            if len(vals) != 1:
+                continue
+            written = re.findall(pattern, parts[i], flags=re.IGNORECASE)
+            found += number * len(written)
+            same += number * sum(w.lower() == vals[0] for w in written)
+            parts[i] = re.sub(pattern, vals[0], parts[i], flags=re.IGNORECASE)
+    return "".join(parts), found, same
+
+
 def phrasings(rule: Rule, attributes: dict, label: str | None = None) -> list[str]:
     """Every sentence `rule` can produce on `attributes` (each phrasing, with and without each
     advice) -- for tests and for inspecting the teacher's vocabulary."""
