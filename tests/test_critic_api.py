@@ -20,7 +20,13 @@ def test_critique_fields_for_path_pil_and_array(critic, shared_data, tmp_path):
     photo = Image.open(path)
     for image in (path, photo, np.asarray(photo.convert("RGB"))):
         r = critic.critique(image, overlay_dir=tmp_path)
-        assert set(r) == {"image", "critique", "overall", "attributes", "content", "saliency", "model", "timings"}
+        assert set(r) == {"image", "critique", "overall", "claims", "attributes", "content", "saliency", "model",
+                          "timings"}
+        assert set(r["claims"]) == set(r["critique"])
+        for claims in r["claims"].values():  # each claim checked against this photo's numbers
+            for c in claims:
+                assert set(c) == {"claim", "backed", "evidence"} and c["evidence"]
+                assert all(r["attributes"][n]["value"] == v for n, v in c["evidence"].items())
         assert len(r["critique"]) == 7 and all(t.strip() for t in r["critique"].values())
         assert {"value", "unit", "level"} <= set(r["attributes"]["exposure_ev"])
         x, y = r["saliency"]["peak"]

@@ -299,6 +299,7 @@ def _wait_for_critique(driver):
     WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#attributes .attr"))
     critique = driver.find_element(By.ID, "critique").text
     assert "composition" in critique.lower() and len(driver.find_elements(By.CSS_SELECTOR, "#critique dt")) == 7
+    assert "claims backed by the measurements" in critique  # each aspect says how many of its claims hold
     bars = driver.find_elements(By.CSS_SELECTOR, "#attributes .fill")
     assert len(bars) >= 10 and any(b.size["width"] > 0 for b in bars)
     overlay = driver.find_element(By.ID, "overlay")

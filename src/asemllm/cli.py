@@ -238,7 +238,8 @@ def _done_images(out) -> set[str]:
 
 def _as_text(r: dict) -> str:
     lines = [r["image"], ""]
-    lines += [f"{aspect.replace('_', ' ').capitalize()}: {text}" for aspect, text in r["critique"].items()]
+    lines += [f"{aspect.replace('_', ' ').capitalize()}: {text}{_backed(r['claims'][aspect])}"
+              for aspect, text in r["critique"].items()]
     c = r["content"]
     lines += ["", f"Subject (ImageNet classifier): {c['label']}, p={c['confidence']:.2f}"
               + ("" if c["named_in_critique"] else " (too unsure to name it in the critique)"), "Measured:"]
@@ -247,6 +248,15 @@ def _as_text(r: dict) -> str:
         lines.append(f"Saliency overlay: {r['saliency']['overlay']}")
     lines.append(f"Model: {r['model']}; {r['timings']['total']:.2f} s")
     return "\n".join(lines) + "\n"
+
+
+def _backed(claims: list[dict]) -> str:
+    """' [2 of 3 claims backed by the measurements; not: highlights.clipped]', '' without claims."""
+    if not claims:
+        return ""
+    nots = [c["claim"] for c in claims if not c["backed"]]
+    said = f"all {len(claims)} claims" if not nots and len(claims) > 1 else f"{len(claims) - len(nots)} of {len(claims)} claims"
+    return f" [{said} backed by the measurements" + (f"; not: {', '.join(nots)}]" if nots else "]")
 
 
 def _num(v) -> str:

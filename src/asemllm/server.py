@@ -309,7 +309,7 @@ main{display:grid;grid-template-columns:minmax(280px,1fr) minmax(320px,1.2fr);ga
 #overlay{width:100%;border-radius:8px;margin-top:12px;display:none}
 h2{font-size:16px;margin:0 0 8px}
 #critique dl{margin:0} #critique dt{font-weight:600;text-transform:capitalize;margin-top:10px}
-#critique dd{margin:2px 0 0}
+#critique dd{margin:2px 0 0} #critique .checks{font-size:.85em}
 .attr{display:grid;grid-template-columns:150px 1fr 190px;gap:10px;align-items:center;padding:3px 0;font-size:13px}
 .attr .name{text-transform:capitalize}
 .track{height:10px;background:var(--bar);border-radius:5px;overflow:hidden}
@@ -352,8 +352,12 @@ function frac(name,v,unit){
 }
 function fmt(v){if(v===null||v===undefined)return "n/a";const a=Math.abs(v);
  return a>=1000?v.toFixed(0):a>=10?v.toFixed(1):a>=1?v.toFixed(2):v.toFixed(3);}
+function backed(cl){if(!cl||!cl.length)return "";const no=cl.filter(c=>!c.backed).map(c=>c.claim);
+ return `<div class="muted checks">${cl.length-no.length} of ${cl.length} claims backed by the measurements`+
+  (no.length?`; not: ${esc(no.join(", "))}`:"")+`</div>`;}
 function show(r){
- const c=Object.entries(r.critique||{}).map(([a,t])=>`<dt>${esc(a.replace(/_/g," "))}</dt><dd>${esc(t)}</dd>`).join("");
+ const cl=r.claims||{};
+ const c=Object.entries(r.critique||{}).map(([a,t])=>`<dt>${esc(a.replace(/_/g," "))}</dt><dd>${esc(t)}${backed(cl[a])}</dd>`).join("");
  $("critique").className="";$("critique").innerHTML=`<dl>${c}</dl><p class="muted">${esc(r.model||"")}</p>`;
  const rows=Object.entries(r.attributes||{}).map(([n,a])=>{
   const pct=(100*frac(n,a.value,a.unit)).toFixed(1);

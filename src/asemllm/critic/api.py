@@ -62,10 +62,13 @@ class Critic:
 
     def _record(self, name, photo, sal, attrs, content, texts, overlay_dir, timings) -> dict:
         from .content import subject_phrase
+        from .teacher import claim_map
 
         peak = divmod(int(sal.argmax()), sal.shape[1])  # (row, col)
         return {"image": name, "critique": texts,
                 "overall": texts.get("general_impression") or " ".join(texts.values()),
+                # each claim the checker recognises in the text, and whether this photo's numbers back it
+                "claims": {a: claim_map(t, attrs) for a, t in texts.items()},
                 "attributes": {k: {"value": a.value, "unit": a.unit, "level": a.level} for k, a in attrs.items()},
                 "content": {"label": content.label, "confidence": content.confidence, "top5": content.top5,
                             "named_in_critique": subject_phrase(content) is not None},

@@ -609,6 +609,13 @@ def check_claims(text: str, attributes: dict) -> list[tuple[str, bool]]:
     return [(rid, RULES_BY_ID[rid].holds(v)) for s in sentences(text) for rid in recognise(s)]
 
 
+def claim_map(text: str, attributes: dict) -> list[dict]:
+    """check_claims with each claim's evidence: [{"claim", "backed", "evidence": {name: value}}]."""
+    v = values(attributes)
+    return [{"claim": rid, "backed": RULES_BY_ID[rid].holds(v), "evidence": _evidence(RULES_BY_ID[rid], v)}
+            for rid, _ in check_claims(text, attributes)]
+
+
 # The slots fill() writes, as they read in a text: (pattern, whether it is a number).
 _SLOTS = {"ev": (r"\b\d+(?:\.\d+)? stops?\b", True), "pct": (r"\bunder 1%|\b\d+(?:\.\d+)?%", True),
           "deg": (r"\b\d+(?:\.\d+)? degrees?\b", True), "way": (r"\b(?:rising|falling) to the right\b", False),
