@@ -1,6 +1,7 @@
 """The critic a person uses: `asemllm.load().critique(...)` and `asemllm critique` on real photos."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -103,3 +104,15 @@ def test_as_checked_drops_sentences_without_a_known_claim_and_restates_numbers()
             "About 12% of the frame is blown out to pure white.")
     assert as_checked(text, measured) == "The exposure is well judged. About 1% of the frame is blown out to pure white."
     assert as_checked("Nothing here is a known claim.", measured) == "Nothing here is a known claim."
+
+
+def test_cli_text_says_which_claims_the_measurements_back(shared_data, capsys):
+    from asemllm.cli import _backed
+
+    photo = shared_data / "photos" / "mate" / "LadyBird.jpg"
+    assert main(["critique", str(photo), "--model", "teacher", "--aspects", "composition", "focus"]) == 0
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith(("Composition:", "Focus:"))]
+    assert len(lines) == 2 and all(re.search(r"\[(its claim is|all \d+ claims) backed by the measurements\]$", x)
+                                   for x in lines), lines  # the teacher's claims are all backed
+    mixed = [{"claim": "dof.moderate", "backed": False}, {"claim": "focus.sharp", "backed": True}]
+    assert _backed(mixed) == " [1 of 2 claims backed by the measurements; not: dof.moderate]"
