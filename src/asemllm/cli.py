@@ -252,11 +252,14 @@ def _as_text(r: dict) -> str:
 
 def _backed(claims: list[dict]) -> str:
     """' [2 of 3 claims backed by the measurements; not: highlights.clipped]'; '' without claims."""
+    if not claims:
+        return ""
     nots = [c["claim"] for c in claims if not c["backed"]]
     if len(claims) == 1:
         return f" [its claim is {'not ' if nots else ''}backed by the measurements]"
-    said = f"all {len(claims)} claims" if not nots else f"{len(claims) - len(nots)} of {len(claims)} claims"
-    return f" [{said} backed by the measurements" + (f"; not: {', '.join(nots)}]" if nots else "]") if claims else ""
+    if not nots:
+        return f" [all {len(claims)} claims backed by the measurements]"
+    return f" [{len(claims) - len(nots)} of {len(claims)} claims backed by the measurements; not: {', '.join(nots)}]"
 
 
 def _num(v) -> str:
