@@ -161,9 +161,14 @@ def test_rows_that_end_leave_the_batch_without_changing_the_others(tiny):
     embeds, mask, *_ = tiny._embed(images, prompts)
     pad = tiny.tokenizer.pad_token_id
     full = decode(tiny.lm, embeds, mask, set(), pad, Sampling(12, ignore_eos=True)).tolist()
-    eos = {full[1][2]}  # rows end wherever they first emit this token
-    ends = [next((i for i, t in enumerate(row) if t in eos), len(row) - 1) for row in full]
-    assert len(set(ends)) == 3, (full, eos)  # rows really end at different steps
+
+    def ends(eos):  # rows end wherever they first emit an eos token
+        return [next((i for i, t in enumerate(row) if t in eos), len(row) - 1) for row in full]
+
+    # a token at which the rows really end at different steps (which one depends on the weights)
+    eos = next(({t} for row in full for t in row if len(set(ends({t}))) == 3), None)
+    assert eos is not None, full
+    ends = ends(eos)
     for use_cache in (True, False):
         out = decode(tiny.lm, embeds, mask, eos, pad, Sampling(12), use_cache=use_cache)
         assert out.shape[1] == max(ends) + 1
@@ -171,10 +176,15 @@ def test_rows_that_end_leave_the_batch_without_changing_the_others(tiny):
             assert got == row[:end + 1] + [pad] * (max(ends) - end), use_cache
 
 
-def test_shared_prefix_decodes_what_the_full_prompts_decode(tiny):
-    """generate_ids reads each image's chat start and image slots once for all its prompts; every
-    row must decode exactly what decoding its full prompt alone decodes (rows end at different steps)."""
+@pytest.mark.parametrize("pass_cost", [10**6, 0])  # one group of rows / a group per prompt length
+def test_shared_prefix_decodes_what_the_full_prompts_decode(tiny, monkeypatch, pass_cost):
+    """generate_ids reads each image's chat start and image slots once for all its prompts, and
+    what follows in groups of rows of similar length; every row must decode exactly what decoding
+    its full prompt alone decodes (rows end at different steps)."""
+    from asemllm.model import generation
     from asemllm.model.generation import decode
+
+    monkeypatch.setattr(generation, "PASS_COST_TOKENS", pass_cost)
 
     torch.manual_seed(2)
     with torch.no_grad():  # large random weights: varied tokens (the fixture's LM repeats one)
@@ -189,13 +199,70 @@ def test_shared_prefix_decodes_what_the_full_prompts_decode(tiny):
     expected = decode(tiny.lm, embeds, mask, eos, pad, Sampling(10))
     assert (expected == pad).any(), "no row ended early: the test would not see rows leave the batch"
     with torch.no_grad():
-        prefix, rest, _ = tiny._prefix_embed(images, prompts, 3, None)
+        prefix, rest, rest_mask = tiny._prefix_embed(images, prompts, 3, None)
     assert prefix.embeds.shape[0] == 2 and prefix.rows.tolist() == [0, 0, 0, 1, 1, 1]
     assert prefix.embeds.shape[1] + rest.shape[1] < embeds.shape[1] + 1  # the prefix is not repeated
+    groups = generation.length_groups(rest_mask.sum(1).tolist(), pass_cost)
+    assert len(groups) == (1 if pass_cost else 3), groups
     tiny._eos_ids = lambda: eos
     for use_cache in (True, False):
         got = tiny.generate_ids(images, prompts, Sampling(10), use_cache=use_cache, repeat=3)
         assert torch.equal(got, expected), use_cache
+
+
+def test_length_groups_minimise_padding_plus_passes():
+    """Against every split of the rows sorted by length (the best split is one of those)."""
+    import itertools
+    import random
+
+    from asemllm.model.generation import length_groups
+
+    def cost(groups, lengths, pass_cost):
+        return sum(len(g) * max(lengths[i] for i in g) + pass_cost for g in groups)
+
+    rng = random.Random(0)
+    for _ in range(200):
+        lengths = [rng.randint(1, 60) for _ in range(rng.randint(1, 7))]
+        pass_cost = rng.choice([0, 5, 35, 1000])
+        groups = length_groups(lengths, pass_cost)
+        assert sorted(i for g in groups for i in g) == list(range(len(lengths)))
+        order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+        best = min(cost([order[a:b] for a, b in zip((0,) + cuts, cuts + (len(order),))], lengths, pass_cost)
+                   for k in range(len(order)) for cuts in itertools.combinations(range(1, len(order)), k))
+        assert cost(groups, lengths, pass_cost) == best, (lengths, pass_cost, groups)
+    assert length_groups([10] * 6 + [90] * 6, 35) == [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11]]
+    assert length_groups([30, 31, 32], 35) == [[0, 1, 2]]
+
+
+def test_roomy_cache_holds_what_the_dynamic_cache_holds():
+    """Prefill, many one-token steps (past its room: it must grow), rows leaving, a crop from the
+    base class: the keys and values seen are always those transformers' DynamicCache holds."""
+    from transformers import DynamicCache
+
+    from asemllm.model.kv_cache import ROOM, roomy_cache
+
+    torch.manual_seed(0)
+    roomy, plain = roomy_cache(), DynamicCache()
+
+    def both(fn):
+        for cache in (roomy, plain):
+            fn(cache)
+        for a, b in zip(roomy.layers, plain.layers):
+            assert torch.equal(a.keys, b.keys) and torch.equal(a.values, b.values)
+        assert roomy.get_seq_length() == plain.get_seq_length()
+
+    def write(t, b):
+        kv = [(torch.randn(b, 2, t, 4), torch.randn(b, 2, t, 4)) for _ in range(3)]  # 3 layers
+        both(lambda c: [c.update(k, v, i) for i, (k, v) in enumerate(kv)])
+
+    write(7, 5)
+    for step in range(ROOM + 10):
+        write(1, 5 if step < 20 else 3)
+        if step == 19:  # rows 1 and 3 end
+            both(lambda c: c.batch_select_indices(torch.tensor([0, 2, 4])))
+    both(lambda c: c.crop(-4))
+    write(1, 3)
+    assert roomy.get_seq_length() == 7 + ROOM + 10 - 4 + 1
 
 
 def test_merged_lora_gives_the_same_logits_with_plain_layers():

@@ -57,30 +57,25 @@ def decode(lm: nn.Module, embeds: torch.Tensor, attention_mask: torch.Tensor, eo
            generator: torch.Generator | None = None, prefix: Prefix | None = None) -> torch.Tensor:
     """embeds (B,T,D) left-padded -> new token ids (B, <= max_new_tokens), pad after each end.
 
-    With the cache, rows that have ended leave the batch (their cache rows are dropped), so a
-    batch costs what its live sequences cost, not its longest one times its size. With a
+    With the cache, rows that have ended leave the batch (their cache rows are dropped, a quarter
+    of the batch at a time), so a batch costs about what its live sequences cost, not its longest
+    one times its size. With a
     `prefix`, `embeds` holds what follows it in each row (padding sits between the two)."""
     B = embeds.shape[0]
     live = torch.arange(B, device=embeds.device)  # original row of each row still decoding
     eos = torch.tensor(sorted(eos_ids), device=embeds.device)
-    cache = _new_cache() if use_cache else None
-    cache_arg = _cache_kwarg(lm)
-    # only the last position's logits are needed: skips a (T x vocab) matmul in the prefill
-    extra = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(lm.forward).parameters else {}
-    inputs, mask = embeds, attention_mask
-    if prefix is not None:
-        inputs, mask = _start(lm, prefix, inputs, mask, cache, cache_arg, extra)
+    step_fn = _Step(lm)
+    if use_cache:
+        logits, cache, mask = _prefill(step_fn, embeds, attention_mask, prefix)
+    else:
+        cache = None
+        inputs, mask = _joined(prefix, embeds, attention_mask)
+        logits = step_fn(inputs, mask, None)
     out = torch.full((B, s.max_new_tokens), pad_id, dtype=torch.long, device=embeds.device)
     done = torch.zeros(B, dtype=torch.bool, device=embeds.device)  # ended rows still in the batch
     steps = 0
     for step in range(s.max_new_tokens):
-        pos = positions(mask)
-        if use_cache:  # the cache holds the past: feed only what is new
-            pos = pos[:, -inputs.shape[1]:]
-        res = lm(inputs_embeds=inputs, attention_mask=mask, position_ids=pos,
-                 use_cache=use_cache, **{cache_arg: cache}, **extra)
-        cache = getattr(res, cache_arg) if use_cache else None
-        tok = next_token(res.logits[:, -1], s, generator).masked_fill(done, pad_id)
+        tok = next_token(logits, s, generator).masked_fill(done, pad_id)
         out[live, step] = tok
         steps = step + 1
         if not s.ignore_eos:
@@ -88,36 +83,128 @@ def decode(lm: nn.Module, embeds: torch.Tensor, attention_mask: torch.Tensor, eo
             if done.all():
                 break
         new = lm.get_input_embeddings()(tok[:, None])  # (b, 1, D)
-        if use_cache and done.any():  # ended rows leave the batch and the cache
+        # ended rows leave a quarter of the batch at a time: each leaving copies the whole cache,
+        # and a few dead rows for a few steps cost less than a copy per row
+        if use_cache and int(done.sum()) > len(done) // 4:
             keep = (~done).nonzero().squeeze(1)
             cache.batch_select_indices(keep)
             live, new, mask, done = live[keep], new[keep], mask[keep], done[keep]
-        inputs = new if use_cache else torch.cat([inputs, new], dim=1)
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+        if use_cache:  # the cache holds the past: feed only what is new
+            logits = step_fn(new, mask, cache)
+        else:
+            inputs = torch.cat([inputs, new], dim=1)
+            logits = step_fn(inputs, mask, None)
     return out[:, :steps]
 
 
-def _start(lm, prefix: Prefix, rest, rest_mask, cache, cache_arg, extra):
-    """With the cache: read each distinct prefix once and copy its cache to the rows that share it
-    (a photo's seven aspects cost one prefix); -> the inputs and mask that follow. Without: the
-    rows' full inputs."""
+class _Step:
+    """One forward pass: inputs (b, t, D), the mask of everything so far (b, T) -> the last
+    position's logits (b, V); with a cache, appends the inputs' keys and values to it."""
+
+    def __init__(self, lm: nn.Module):
+        params = inspect.signature(lm.forward).parameters
+        self.lm = lm
+        # transformers >= 5.2x calls the KV cache `cache`; earlier releases `past_key_values`
+        self.cache_arg = "cache" if "cache" in params else "past_key_values"
+        # only the last position's logits are needed: skips a (t x vocab) matmul in the prefill
+        self.extra = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+
+    def __call__(self, inputs: torch.Tensor, mask: torch.Tensor, cache) -> torch.Tensor:
+        pos = positions(mask)[:, -inputs.shape[1]:]
+        res = self.lm(inputs_embeds=inputs, attention_mask=mask, position_ids=pos, use_cache=cache is not None,
+                      **{self.cache_arg: cache}, **self.extra)
+        return res.logits[:, -1]
+
+
+def _joined(prefix: Prefix | None, rest: torch.Tensor, rest_mask: torch.Tensor):
+    """The rows' full inputs (B, Tp + T, D) and mask: each row's prefix, then what follows it."""
+    if prefix is None:
+        return rest, rest_mask
     rows = prefix.rows.to(rest.device)
     ones = rest_mask.new_ones(prefix.embeds.shape[:2])  # (P, Tp)
-    mask = torch.cat([ones[rows], rest_mask], dim=1)  # (B, Tp + T)
-    if cache is None:
-        return torch.cat([prefix.embeds[rows], rest], dim=1), mask
-    lm(inputs_embeds=prefix.embeds, attention_mask=ones, position_ids=positions(ones), use_cache=True,
-       **{cache_arg: cache}, **extra)
-    cache.batch_select_indices(rows)  # (P, ...) -> (B, ...), rows may repeat
-    return rest, mask
+    return torch.cat([prefix.embeds[rows], rest], dim=1), torch.cat([ones[rows], rest_mask], dim=1)
 
 
-def _cache_kwarg(lm: nn.Module) -> str:
-    """transformers >= 5.2x calls the KV cache `cache`; earlier releases `past_key_values`."""
-    return "cache" if "cache" in inspect.signature(lm.forward).parameters else "past_key_values"
+def _prefill(step: _Step, rest, rest_mask, prefix: Prefix | None):
+    """Read the prompts into a new cache -> (last logits (B, V), the cache, the mask (B, Tp + T)).
+
+    Each distinct prefix is read once and its cache copied to the rows that share it (a photo's
+    seven aspects cost one prefix). What follows is read in groups of rows of similar length, so
+    little of the compute goes to padding; the groups' caches are then joined, each padded to the
+    longest row (the padding sits between prefix and rest, where the mask already has it)."""
+    if prefix is None:
+        cache = _new_cache()
+        return step(rest, rest_mask, cache), cache, rest_mask
+    rows = prefix.rows.to(rest.device)
+    ones = rest_mask.new_ones(prefix.embeds.shape[:2])  # (P, Tp)
+    start = _new_cache()
+    step(prefix.embeds, ones, start)
+    lengths = rest_mask.sum(1)
+    if int(lengths.min()) == 0:
+        raise ValueError("every row needs at least one token after its prefix")
+    logits, parts = [], []
+    groups = length_groups(lengths.tolist(), PASS_COST_TOKENS)
+    for idx in groups:
+        idx = torch.tensor(idx, device=rest.device)
+        width = int(lengths[idx].max())
+        cache = _selected(start, rows[idx])
+        logits.append(step(rest[idx, -width:], torch.cat([ones[rows[idx]], rest_mask[idx, -width:]], 1), cache))
+        parts.append((cache, rest.shape[1] - width))
+    order = torch.tensor([i for g in groups for i in g], device=rest.device).argsort()  # group order -> row order
+    mask = torch.cat([ones[rows], rest_mask], dim=1)
+    return torch.cat(logits)[order], _joined_caches(parts, ones.shape[1], order), mask
+
+
+# A forward pass streams all the weights once whatever its size (SmolLM2-135M: ~32 ms on 2 cores,
+# what ~30 more prompt tokens cost): a group of rows is worth its own pass when it saves more
+# padding than that.
+PASS_COST_TOKENS = 35
+
+
+def length_groups(lengths: list[int], pass_cost: int) -> list[list[int]]:
+    """Rows -> groups of rows (indices) to read together, each padded to its longest row: the
+    split of the rows sorted by length that minimises padded tokens + pass_cost per group."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    n = len(order)
+    best = [0] + [float("inf")] * n  # best[j]: cost of the first j sorted rows
+    cut = [0] * (n + 1)
+    for j in range(1, n + 1):
+        for i in range(j):  # rows i..j-1 form the last group, padded to the longest, row j-1
+            cost = best[i] + (j - i) * lengths[order[j - 1]] + pass_cost
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    groups, j = [], n
+    while j > 0:
+        groups.append(order[cut[j]:j])
+        j = cut[j]
+    return groups[::-1]
+
+
+def _selected(cache, rows: torch.Tensor):
+    """A new cache holding `rows` of `cache` (rows may repeat)."""
+    out = _new_cache()
+    for i, layer in enumerate(cache.layers):
+        out.update(layer.keys[rows], layer.values[rows], i)
+    return out
+
+
+def _joined_caches(parts, at: int, order: torch.Tensor):
+    """[(cache (b_i, H, at + T - pad_i, d), pad_i)] -> one cache (sum b_i, H, at + T, d) in `order`,
+    pad_i zero columns inserted at `at` (masked positions: their values are never read)."""
+    out = _new_cache()
+    for i in range(len(parts[0][0].layers)):
+        keys, values = [], []
+        for cache, pad in parts:
+            layer = cache.layers[i]
+            for t, dst in ((layer.keys, keys), (layer.values, values)):
+                gap = t.new_zeros(*t.shape[:2], pad, t.shape[3])
+                dst.append(torch.cat([t[:, :, :at], gap, t[:, :, at:]], dim=2))
+        out.update(torch.cat(keys)[order], torch.cat(values)[order], i)
+    return out
 
 
 def _new_cache():
-    from transformers import DynamicCache
+    from .kv_cache import roomy_cache
 
-    return DynamicCache()
+    return roomy_cache()
