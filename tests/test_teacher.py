@@ -279,3 +279,13 @@ def test_a_slot_two_claims_fill_is_left_as_written():
     assert T.restate_numbers(text, a) == (text, 0, 0)
     alone = "The subject takes up a comfortable share of the frame, about 30%."
     assert T.restate_numbers(alone, a)[0] == alone.replace("30%", "12%")
+
+
+def test_a_subject_under_one_percent_reads_without_about():
+    a = attrs(**{**GOOD, "subject_size": 0.004})
+    rule = T.RULES_BY_ID["subject.small"]
+    said = T.phrasings(rule, a)
+    assert said and all("under 1%" in s and "about under" not in s.lower() for s in said), said
+    guessed = "The subject is small in the frame, taking up about 3% of it."
+    assert T.restate_numbers(guessed, a)[0] == "The subject is small in the frame, taking up under 1% of it."
+    assert [rid for rid, _ in T.check_claims(guessed.replace("about 3%", "under 1%"), a)] == ["subject.small"]
