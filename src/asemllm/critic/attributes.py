@@ -269,7 +269,7 @@ def noise(photo, tiles: int = 4, tile: int = 128) -> list[Attribute]:
     the flattest 50% of pixels only (lowest Sobel gradient; Tai & Yang 2008 likewise drop edges), so
     edges and texture do not count as noise.
     Pixels next to a clipped value (0 or 255) are left out: clipping hides the noise there."""
-    from scipy.ndimage import convolve, correlate1d, maximum_filter, minimum_filter
+    from scipy.ndimage import convolve, correlate1d, maximum_filter
 
     kernel = np.array([[[1, -2, 1], [-2, 4, -2], [1, -2, 1]]], dtype=np.float32)  # (1, 3, 3): per slice
     w, h = photo.size
@@ -278,7 +278,8 @@ def noise(photo, tiles: int = 4, tile: int = 128) -> list[Attribute]:
                       for ty in np.linspace(0, h - th, tiles).round().astype(int)
                       for tx in np.linspace(0, w - tw, tiles).round().astype(int)])  # (tiles², th, tw, 3)
     ch = crops.transpose(0, 3, 1, 2).reshape(-1, th, tw)  # (tiles² * 3, th, tw): one slice per tile and channel
-    ok = ((minimum_filter(ch, (1, 3, 3)) > 0) & (maximum_filter(ch, (1, 3, 3)) < 255))[:, 1:-1, 1:-1]
+    clipped = ((ch == 0) | (ch == 255)).view(np.uint8)  # 1 byte a pixel: the 3x3 filter runs 4x less memory
+    ok = maximum_filter(clipped, (1, 3, 3))[:, 1:-1, 1:-1] == 0  # no clipped pixel in its 3x3
     response = np.abs(convolve(ch, kernel))[:, 1:-1, 1:-1][ok]
     # Sobel within each slice: derivative along one axis, [1, 2, 1] smoothing along the other
     gy = correlate1d(correlate1d(ch, [-1, 0, 1], axis=1), [1, 2, 1], axis=2)
