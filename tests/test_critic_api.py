@@ -52,6 +52,27 @@ def test_darkened_photo_is_called_underexposed_and_the_original_is_not(critic):
     assert "exposure.dark" not in [rule for rule, _ in check_claims(original, {})]
 
 
+def test_a_batch_gives_each_photo_what_it_gets_alone(critic):
+    """A batch measures its photos on several cores and decodes them as one batch (prompts read in
+    groups of similar length): each photo's record must be what critiquing it alone gives (the
+    saliency network's floats differ in the last digits with the batch size)."""
+    from skimage import data
+
+    def claims(record):
+        return {a: [(c["claim"], c["backed"]) for c in cs] for a, cs in record["claims"].items()}
+
+    photos = [data.astronaut(), data.coffee(), data.camera()]
+    batch = critic.critique_batch(photos)
+    for photo, got in zip(photos, batch):
+        alone = critic.critique(photo)
+        assert got["critique"] == alone["critique"] and claims(got) == claims(alone)
+        assert {k: a["level"] for k, a in got["attributes"].items()} == \
+            {k: a["level"] for k, a in alone["attributes"].items()}
+        for k, a in got["attributes"].items():
+            value = alone["attributes"][k]["value"]  # None: not measurable on this photo
+            assert a["value"] == (value if value is None else pytest.approx(value, rel=1e-4, abs=1e-6)), k
+
+
 def test_cli_folder_goes_on_past_a_bad_file_and_resumes(shared_data, tmp_path, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()
