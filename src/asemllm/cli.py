@@ -54,7 +54,7 @@ def _bench(args) -> int:
     elif args.what == "serve":
         result = bench.bench_serve(model=args.model, requests=args.requests, concurrency=args.concurrency)
     elif args.what == "critique":
-        result = bench.bench_critique(model=args.model, batch=args.batch or 8, repeats=args.repeats or 2,
+        result = bench.bench_critique(model=args.model, batch=args.batch or 8, repeats=args.repeats or 3,
                                       threads=args.threads)
     elif args.what == "train":
         result = bench.bench_train(config=args.config, backbones=args.backbones, device=args.device,
@@ -346,7 +346,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--requests", type=int, default=200, help="serve: POSTs in all (default 200)")
     b.add_argument("--concurrency", type=int, default=8, help="serve: client threads (default 8)")
     b.add_argument("--new-tokens", type=int, default=64, help="generate: tokens to decode (default 64)")
-    b.add_argument("--repeats", type=int, default=None, help="timed repeats per side (default 10 for vision, 3 for generate); medians are reported")
+    b.add_argument("--repeats", type=int, default=None, help="timed repeats per side (default 10 for vision, 3 for generate and critique); medians are reported")
     b.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     b.set_defaults(func=_bench)
 
