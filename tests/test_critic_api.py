@@ -66,6 +66,8 @@ def test_a_batch_gives_each_photo_what_it_gets_alone(critic):
     for photo, got in zip(photos, batch):
         alone = critic.critique(photo)
         assert got["critique"] == alone["critique"] and claims(got) == claims(alone)
+        assert got["content"]["label"] == alone["content"]["label"]
+        assert got["content"]["confidence"] == pytest.approx(alone["content"]["confidence"], abs=1e-3)
         assert {k: a["level"] for k, a in got["attributes"].items()} == \
             {k: a["level"] for k, a in alone["attributes"].items()}
         for k, a in got["attributes"].items():

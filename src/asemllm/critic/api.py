@@ -43,7 +43,7 @@ class Critic:
         from ..images import MIN_SIDE, load_image
         from ..saliency.predict import predict_maps
         from .attributes import measure
-        from .content import classify
+        from .content import classify_batch
         from .teacher import ASPECTS
 
         t = {"start": time.perf_counter()}
@@ -52,7 +52,7 @@ class Critic:
         sals = predict_maps(self.iasm, photos, [(p.height, p.width) for p in photos])
         t["saliency"] = time.perf_counter()
         attrs = _on_the_cores(lambda p, s: measure(p, saliency=s), photos, sals)
-        contents = [classify(p, s) for p, s in zip(photos, sals)]
+        contents = classify_batch(photos, sals)
         t["attributes"] = time.perf_counter()
         aspects = list(aspects or ASPECTS)
         texts = self._texts(photos, attrs, contents, aspects, seed)

@@ -73,22 +73,33 @@ def subject_box(sal: np.ndarray, mass: float = 0.6, margin: float = 0.15) -> tup
 
 def classify(photo, sal: np.ndarray | None = None) -> Content:
     """Top ImageNet classes of the subject region of `photo` (PIL RGB); whole photo when `sal` is None."""
+    return classify_batch([photo], [sal])[0]
+
+
+def classify_batch(photos, sals) -> list[Content]:
+    """classify() of each photo with its map (or None), the subject regions in one forward pass."""
     import torch
     from PIL import Image
 
     from ..images import resize_map
 
-    box = (0, 0, photo.width, photo.height)
-    if sal is not None:
-        box = subject_box(np.asarray(resize_map(sal, (photo.height, photo.width))))
-    region = photo.crop(box).resize((224, 224), Image.BICUBIC)
-    x = torch.from_numpy(np.asarray(region, dtype=np.float32)).permute(2, 0, 1)[None]
+    boxes, regions = [], []
+    for photo, sal in zip(photos, sals):
+        box = (0, 0, photo.width, photo.height)
+        if sal is not None:
+            box = subject_box(np.asarray(resize_map(sal, (photo.height, photo.width))))
+        boxes.append(tuple(int(b) for b in box))
+        regions.append(np.asarray(photo.crop(box).resize((224, 224), Image.BICUBIC), dtype=np.float32))
+    x = torch.from_numpy(np.stack(regions)).permute(0, 3, 1, 2)  # (B, 224, 224, 3) -> (B, 3, 224, 224)
     with torch.no_grad():
-        probs = _classifier()((x - 127.0) / 128.0).softmax(-1)[0]  # TF-style normalisation fits these weights
-    p, i = probs.topk(5)
+        probs = _classifier()((x - 127.0) / 128.0).softmax(-1)  # TF-style normalisation fits these weights
     names = class_names()
-    top5 = [(names[k], round(float(v), 4)) for v, k in zip(p, i)]
-    return Content(top5[0][0], top5[0][1], top5, tuple(int(b) for b in box))
+    out = []
+    for row, box in zip(probs, boxes):
+        p, i = row.topk(5)
+        top5 = [(names[k], round(float(v), 4)) for v, k in zip(p, i)]
+        out.append(Content(top5[0][0], top5[0][1], top5, box))
+    return out
 
 
 def subject_phrase(content: Content | None) -> str | None:
