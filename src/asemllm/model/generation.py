@@ -59,8 +59,8 @@ def decode(lm: nn.Module, embeds: torch.Tensor, attention_mask: torch.Tensor, eo
 
     With the cache, rows that have ended leave the batch (their cache rows are dropped, a quarter
     of the batch at a time), so a batch costs about what its live sequences cost, not its longest
-    one times its size. With a
-    `prefix`, `embeds` holds what follows it in each row (padding sits between the two)."""
+    one times its size. With a `prefix`, `embeds` holds what follows it in each row (padding sits
+    between the two)."""
     B = embeds.shape[0]
     live = torch.arange(B, device=embeds.device)  # original row of each row still decoding
     eos = torch.tensor(sorted(eos_ids), device=embeds.device)
@@ -149,7 +149,8 @@ def _prefill(step: _Step, rest, rest_mask, prefix: Prefix | None):
         idx = torch.tensor(idx, device=rest.device)
         width = int(lengths[idx].max())
         cache = _selected(start, rows[idx])
-        logits.append(step(rest[idx, -width:], torch.cat([ones[rows[idx]], rest_mask[idx, -width:]], 1), cache))
+        group_mask = torch.cat([ones[rows[idx]], rest_mask[idx, -width:]], 1)  # (g, Tp + width)
+        logits.append(step(rest[idx, -width:], group_mask, cache))
         parts.append((cache, rest.shape[1] - width))
     order = torch.tensor([i for g in groups for i in g], device=rest.device).argsort()  # group order -> row order
     mask = torch.cat([ones[rows], rest_mask], dim=1)
