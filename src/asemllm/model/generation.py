@@ -192,12 +192,13 @@ def _selected(cache, rows: torch.Tensor):
 
 def _joined_caches(parts, at: int, order: torch.Tensor):
     """[(cache (b_i, H, at + T - pad_i, d), pad_i)] -> one cache (sum b_i, H, at + T, d) in `order`,
-    pad_i zero columns inserted at `at` (masked positions: their values are never read)."""
+    pad_i zero columns inserted at `at` (masked positions: their values are never read). The parts
+    are used up layer by layer, so they and the joined cache are not all in memory at once."""
     out = _new_cache()
     for i in range(len(parts[0][0].layers)):
         keys, values = [], []
         for cache, pad in parts:
-            layer = cache.layers[i]
+            layer, cache.layers[i] = cache.layers[i], None
             for t, dst in ((layer.keys, keys), (layer.values, values)):
                 gap = t.new_zeros(*t.shape[:2], pad, t.shape[3])
                 dst.append(torch.cat([t[:, :, :at], gap, t[:, :, at:]], dim=2))
