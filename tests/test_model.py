@@ -162,13 +162,13 @@ def test_rows_that_end_leave_the_batch_without_changing_the_others(tiny):
     pad = tiny.tokenizer.pad_token_id
     full = decode(tiny.lm, embeds, mask, set(), pad, Sampling(12, ignore_eos=True)).tolist()
 
-    def ends(eos):  # rows end wherever they first emit an eos token
+    def ends_at(eos):  # rows end wherever they first emit an eos token
         return [next((i for i, t in enumerate(row) if t in eos), len(row) - 1) for row in full]
 
     # a token at which the rows really end at different steps (which one depends on the weights)
-    eos = next(({t} for row in full for t in row if len(set(ends({t}))) == 3), None)
+    eos = next(({t} for row in full for t in row if len(set(ends_at({t}))) == 3), None)
     assert eos is not None, full
-    ends = ends(eos)
+    ends = ends_at(eos)
     for use_cache in (True, False):
         out = decode(tiny.lm, embeds, mask, eos, pad, Sampling(12), use_cache=use_cache)
         assert out.shape[1] == max(ends) + 1
