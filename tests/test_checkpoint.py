@@ -58,3 +58,23 @@ def test_load_rejects_checkpoint_that_does_not_fit(tiny, tmp_path):
         AestheticCaptioner.from_pretrained(tmp_path / "m")
     with pytest.raises(FileNotFoundError, match="config.json"):
         AestheticCaptioner.from_pretrained(tmp_path / "nowhere")
+
+
+def test_int8_storage_is_within_half_a_step_of_each_row():
+    from asemllm.checkpoint import INT8_SCALE, from_int8, to_int8
+
+    g = torch.Generator().manual_seed(0)
+    big = torch.randn(64, 100, generator=g) * torch.logspace(-3, 1, 64)[:, None]  # rows of very different range
+    big[5] = 0  # an all-zero row stays zero (no division by zero)
+    state = {"big": big, "small": torch.randn(8, 8, generator=g), "bias": torch.randn(64, generator=g),
+             "steps": torch.tensor([3])}
+    stored = to_int8(state)
+    assert stored["big"].dtype == torch.int8 and stored["big" + INT8_SCALE].shape == (64, 1)
+    assert set(stored) == set(state) | {"big" + INT8_SCALE}  # only the large matrix is quantized
+    back = from_int8(stored)
+    assert set(back) == set(state)
+    step = big.abs().amax(1, keepdim=True) / 127
+    assert ((back["big"] - big).abs() <= step / 2 + 1e-7).all()
+    assert (back["big"] - big).abs().max() > 0  # it really was rounded
+    assert back["big"][5].eq(0).all()
+    assert all(torch.equal(back[k], state[k]) for k in ("small", "bias", "steps"))

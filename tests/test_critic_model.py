@@ -142,18 +142,24 @@ def test_repeat_encodes_each_image_once_and_matches_duplicates(tiny, two_photos)
 
 
 def test_bundle_keeps_only_what_training_changed(tiny, tmp_path, two_photos):
-    from asemllm.checkpoint import load_pretrained
+    from safetensors import safe_open
+
+    from asemllm.checkpoint import INT8_SCALE, load_pretrained
     from asemllm.critic.bundle import bundle
 
     tiny.save_pretrained(tmp_path / "run")
     print(bundle(tmp_path / "run", tmp_path / "bundled", force=True))
+    with safe_open(str(tmp_path / "bundled" / "model.safetensors"), "pt") as f:
+        dtypes = {k: f.get_slice(k).get_dtype() for k in f.keys()}
+    assert {"F16", "I8"} <= set(dtypes.values())  # fp16, and int8 for the large matrices
+    assert all(k.endswith(INT8_SCALE) for k, d in dtypes.items() if d == "F32")  # only their row scales
     again = load_pretrained(tmp_path / "bundled")
     tiny.eval()
     photos, _ = two_photos
     with torch.no_grad():
         a = tiny(photos, ["a", "b"]).logits
         b = again(photos, ["a", "b"]).logits
-    assert torch.allclose(a, b, atol=0.05)  # fp16 storage
+    assert torch.allclose(a, b, atol=0.05)  # fp16 and int8 storage
 
 
 @pytest.mark.slow
@@ -165,7 +171,7 @@ def test_bundled_critic_is_small_and_loads_without_its_iasm_copy():
     if not (BUNDLED / "config.json").is_file():
         pytest.skip(f"no bundled critic at {BUNDLED} (train one: make critic)")
     weights = BUNDLED / "model.safetensors"
-    assert weights.stat().st_size < 16 * 2 ** 20
+    assert weights.stat().st_size < 9 * 2 ** 20
     with safe_open(str(weights), "pt") as f:
         keys = list(f.keys())
     assert not any(k.startswith(("iasm.", "vision.tower.")) for k in keys)

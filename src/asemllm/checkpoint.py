@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 CONFIG, WEIGHTS = "config.json", "model.safetensors"
+INT8_SCALE = ".int8_scale"  # key suffix: the per-row scales of a matrix stored as int8
 
 
 def _backbone_prefixes(config) -> tuple[str, ...]:
@@ -63,6 +64,30 @@ def _check_stats_width(state: dict, path: Path) -> None:
                          f"computes {STATS_DIM}; refit it: asemllm critic head --model {path} --stats")
 
 
+def to_int8(state: dict, min_size: int = 4096) -> dict:
+    """Each float matrix of at least `min_size` numbers as int8 with one float32 scale per row
+    (symmetric: the row's largest |weight| -> 127); half the bytes of fp16. The rest as given.
+    Why rows: a row is one output feature, so each feature keeps its own range."""
+    import torch
+
+    out = {}
+    for k, v in state.items():
+        if not (v.is_floating_point() and v.ndim == 2 and v.numel() >= min_size):
+            out[k] = v
+            continue
+        scale = v.float().abs().amax(dim=1, keepdim=True).clamp_min(1e-12) / 127  # (rows, 1)
+        out[k] = (v.float() / scale).round().clamp(-127, 127).to(torch.int8)
+        out[k + INT8_SCALE] = scale
+    return out
+
+
+def from_int8(state: dict) -> dict:
+    """Undo to_int8: float32 matrices (weight * its row's scale); other tensors unchanged."""
+    stored = {k[: -len(INT8_SCALE)] for k in state if k.endswith(INT8_SCALE)}
+    return {k: v.float() * state[k + INT8_SCALE] if k in stored else v
+            for k, v in state.items() if not k.endswith(INT8_SCALE)}
+
+
 def load_pretrained(path):
     from safetensors.torch import load_file
 
@@ -74,7 +99,7 @@ def load_pretrained(path):
         if not (path / name).is_file():
             raise FileNotFoundError(f"{path / name} not found: not a saved asemllm model folder")
     model = build_model(ModelConfig.load(path / CONFIG))
-    state = load_file(path / WEIGHTS)
+    state = from_int8(load_file(path / WEIGHTS))
     _check_stats_width(state, path)
     missing, unexpected = model.load_state_dict(state, strict=False)
     prefixes, aliases = _backbone_prefixes(model.config), _aliases(model.state_dict())

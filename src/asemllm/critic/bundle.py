@@ -1,9 +1,10 @@
 """Put a trained critic into the package: the few-MB weights `asemllm.load()` uses by default.
 
-Only what training changed is stored, in fp16: fusion, projector, LoRA (and the auxiliary head
-and token, when the model has them). The IASM is left out
-when it is still the bundled NUS-trained one (the config says `weights: bundled`, and the build
-loads it from there); a retrained IASM is kept.
+Only what training changed is stored: fusion, projector, LoRA (and the auxiliary head and token,
+when the model has them); the large matrices as int8 with a scale per row, the rest in fp16
+(int8 gave the bundled critic the same 56 texts on 8 unseen photos; 4-bit changed 12 to 17).
+The IASM is left out when it is still the bundled NUS-trained one (the config says
+`weights: bundled`, and the build loads it from there); a retrained IASM is kept.
 
 A critic becomes the default only when it has passed its measurement: `measured.json` (written by
 `asemllm critic eval --out`) must show at least GOALS on the photos it never saw; `force` skips
@@ -39,7 +40,7 @@ def bundle(model_dir: str | Path, out: str | Path | None = None, measured: str |
     import torch
     from safetensors.torch import load_file, save_file
 
-    from ..checkpoint import CONFIG, WEIGHTS
+    from ..checkpoint import CONFIG, WEIGHTS, from_int8, to_int8
     from .api import BUNDLED
 
     model_dir, out = Path(model_dir), Path(out or BUNDLED)
@@ -49,10 +50,10 @@ def bundle(model_dir: str | Path, out: str | Path | None = None, measured: str |
         if not (model_dir / name).is_file():
             raise FileNotFoundError(f"{model_dir / name} not found: not a saved asemllm model folder")
     config = json.loads((model_dir / CONFIG).read_text())
-    state = load_file(model_dir / WEIGHTS)
+    state = from_int8(load_file(model_dir / WEIGHTS))  # a bundled critic can be bundled again
     if config["iasm"].get("weights") == "bundled" and _same_as_bundled_iasm(state):
         state = {k: v for k, v in state.items() if not k.startswith("iasm.")}
-    state = {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state.items()}
+    state = to_int8({k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state.items()})
     out.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in state.items()}, out / WEIGHTS, metadata={"format": "pt"})
     (out / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
