@@ -4,6 +4,8 @@ By default the frozen pretrained backbones (the ViT tower and the LM's base weig
 written: they are rebuilt from the backbone names in the config, so a checkpoint of the new parts
 (IASM, fusion, projector, LoRA) is a few MB. Random "tiny-*" backbones are always written, since
 nothing else could rebuild them; `include_backbones=True` writes everything (full fine-tunes).
+A folder may hold its large matrices as int8 with per-row scales (to_int8, what `asemllm critic
+bundle` writes); loading widens them back to float32.
 """
 
 from __future__ import annotations
