@@ -69,6 +69,10 @@ def test_readme_command_runs(command):
         if command.startswith("asemllm bench critique"):
             assert result["first_aspect_s"] > 0 and result["full_critique_s"] > 0 and result["peak_rss_mb"] > 0
             assert result["batch"] == 8 and result["batch_s_per_photo"] > 0 and "prefill_s" in result
+            # the batch is compared with the same 8 photos one at a time, each timed
+            by_photo = result["full_critique_s_by_photo"]
+            assert list(by_photo) == result["photos"] and min(by_photo.values()) > 0 and result["batch_speedup"] > 0
+            assert result["full_critique_s_slowest"] == max(by_photo.values())
         elif command.startswith("asemllm bench"):
             assert result["ratio"] > 0 and result["threads"] >= 1 and result["torch"]
         if command.startswith("asemllm critic eval") and "teacher" in command:  # the rules agree with themselves
