@@ -78,3 +78,13 @@ def test_int8_storage_is_within_half_a_step_of_each_row():
     assert (back["big"] - big).abs().max() > 0  # it really was rounded
     assert back["big"][5].eq(0).all()
     assert all(torch.equal(back[k], state[k]) for k in ("small", "bias", "steps"))
+
+
+def test_low_rank_factors_load_as_their_product():
+    from asemllm.checkpoint import LOW_RANK, from_low_rank
+
+    a, b = torch.randn(6, 2), torch.randn(2, 5)
+    back = from_low_rank({"w" + LOW_RANK[0]: a, "w" + LOW_RANK[1]: b, "bias": torch.ones(6)})
+    assert set(back) == {"w", "bias"} and torch.allclose(back["w"], a @ b)
+    with pytest.raises(ValueError, match="w.low_rank_b is missing"):
+        from_low_rank({"w" + LOW_RANK[0]: a})

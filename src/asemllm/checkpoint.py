@@ -5,7 +5,8 @@ written: they are rebuilt from the backbone names in the config, so a checkpoint
 (IASM, fusion, projector, LoRA) is a few MB. Random "tiny-*" backbones are always written, since
 nothing else could rebuild them; `include_backbones=True` writes everything (full fine-tunes).
 A folder may hold its large matrices as int8 with per-row scales (to_int8, what `asemllm critic
-bundle` writes); loading widens them back to float32.
+bundle` writes) and some as two low-rank factors (`asemllm critic compact`); loading widens them
+back to float32 and multiplies the factors out, so the model computes as a dense one.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 CONFIG, WEIGHTS = "config.json", "model.safetensors"
 INT8_SCALE = ".int8_scale"  # key suffix: the per-row scales of a matrix stored as int8
+LOW_RANK = (".low_rank_a", ".low_rank_b")  # key suffixes: a matrix stored as A (out, r) @ B (r, in)
 
 
 def _backbone_prefixes(config) -> tuple[str, ...]:
@@ -90,6 +92,18 @@ def from_int8(state: dict) -> dict:
             for k, v in state.items() if not k.endswith(INT8_SCALE)}
 
 
+def from_low_rank(state: dict) -> dict:
+    """Matrices stored as two factors -> the dense matrix A @ B; other tensors unchanged."""
+    a, b = LOW_RANK
+    stored = [k[: -len(a)] for k in state if k.endswith(a)]
+    out = {k: v for k, v in state.items() if not k.endswith(LOW_RANK)}
+    for k in stored:
+        if k + b not in state:
+            raise ValueError(f"{k}: stored as low-rank factors but {k + b} is missing")
+        out[k] = state[k + a].float() @ state[k + b].float()
+    return out
+
+
 def load_pretrained(path):
     from safetensors.torch import load_file
 
@@ -101,7 +115,7 @@ def load_pretrained(path):
         if not (path / name).is_file():
             raise FileNotFoundError(f"{path / name} not found: not a saved asemllm model folder")
     model = build_model(ModelConfig.load(path / CONFIG))
-    state = from_int8(load_file(path / WEIGHTS))
+    state = from_low_rank(from_int8(load_file(path / WEIGHTS)))
     _check_stats_width(state, path)
     missing, unexpected = model.load_state_dict(state, strict=False)
     prefixes, aliases = _backbone_prefixes(model.config), _aliases(model.state_dict())

@@ -215,6 +215,14 @@ def _critic(args) -> int:
         print(json.dumps(result) if args.json else json.dumps({k: v for k, v in result.items()
                                                                 if k != "claim_agreement"} | {
             "claim_agreement": {k: v for k, v in result["claim_agreement"].items() if k != "examples"}}, indent=2))
+    elif args.action == "compact":
+        from .critic.compact import compact
+
+        if not args.out:
+            raise ValueError("critic compact: give --out, a new folder for the compact critic")
+        _quiet()
+        print(json.dumps(compact(args.model, args.data, args.out,
+                                 log=lambda text: print(text, file=sys.stderr, flush=True))))
     else:
         from .critic.bundle import bundle
 
@@ -294,18 +302,19 @@ def parser() -> argparse.ArgumentParser:
 
     cr = sub.add_parser("critic", help="the bundled critic's pipeline: build its training data, measure a "
                         "critic on unseen photos, bundle a trained one into the package")
-    cr.add_argument("action", choices=["data", "head", "eval", "bundle"],
+    cr.add_argument("action", choices=["data", "head", "eval", "compact", "bundle"],
                     help="data: edited real photos + teacher critiques; head: refit a trained model's auxiliary "
                          "head on its own image tokens (over the model unless --out); eval: claim agreement and "
-                         "controlled edits on NUS 401-500; bundle: copy a trained model into asemllm/weights/critic")
+                         "controlled edits on NUS 401-500; compact: its two largest matrices to low rank, fitted on its "
+                         "training photos; bundle: copy a trained model into asemllm/weights/critic")
     cr.add_argument("--root", default=None, help="the shared data folder (default ../shared/data)")
     cr.add_argument("--out", default=None, help="data: output folder (runs/critic-data); eval: a JSON file; "
-                    "bundle: target folder (default: the package's weights/critic)")
+                    "compact: a new model folder; bundle: target folder (default: the package's weights/critic)")
     cr.add_argument("--variants", type=int, default=8, help="data: versions of each photo (the first unedited)")
     cr.add_argument("--workers", type=int, default=2, help="data: processes")
     cr.add_argument("--model", default="teacher",
-                    help="head, eval, bundle: a trained model folder (eval: or 'teacher')")
-    cr.add_argument("--data", default="runs/critic-data/train.jsonl", help="head: the training records")
+                    help="head, eval, compact, bundle: a trained model folder (eval: or 'teacher')")
+    cr.add_argument("--data", default="runs/critic-data/train.jsonl", help="head, compact: the training records")
     cr.add_argument("--epochs", type=int, default=None,
                     help="head: epochs over the training photos, the best on held-out photos kept (default 20; "
                          "with --stats 100)")

@@ -1,0 +1,116 @@
+"""Shrink a trained critic's two largest matrices to low rank, keeping what they do on its photos.
+
+The projector's first layer (576 x 6,928: per image token, 16 ViT patches, their early-block
+statistics and saliency) and the auxiliary head's first layer (256 x 9,216: the 16 image tokens)
+are three quarters of the bundled critic's bytes. As matrices they are not low-rank (rank 256
+keeps 61% of the projector's squared norm), but the inputs they see are: neighbouring patches'
+features move together. So each is replaced by the rank-r matrix W' closest to it on the training
+photos' inputs x: W' minimises E||(W - W') x||^2, which is the SVD of W S (S = Cov(x)^1/2, with a
+small ridge) cut to r and mapped back by S^-1; the bias takes the mean's share. W' is stored as
+factors A (out, r) @ B (r, in), B's rows orthonormal so that int8 with a scale per row suits them,
+and multiplied out at load (checkpoint.from_low_rank): the model computes as a dense one.
+Measured on the bundled critic (NUS 401-500, never trained on): see the README model card.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+RANKS = {"projector.mlp.0": 128, "aux_head.0": 64}
+RIDGE = 1e-3  # added to Cov(x)'s eigenvalues, times their mean: directions the photos never vary in
+
+
+def input_moments(model, images, layers, batch: int = 32, log=None) -> dict:
+    """{layer: (mean (in,), covariance (in, in))} of each layer's input over `images` (paths or PIL
+    images, encoded `batch` at a time), in float64."""
+    import torch
+
+    sums = {}
+
+    def hook(name):
+        def record(_module, inputs):
+            x = inputs[0].reshape(-1, inputs[0].shape[-1]).double()  # (B, [tokens,] in) -> (N, in)
+            s = sums.setdefault(name, [0, 0.0, 0.0])
+            s[0] += x.shape[0]
+            s[1] = s[1] + x.sum(0)
+            s[2] = s[2] + x.T @ x
+        return record
+
+    handles = [model.get_submodule(name).register_forward_pre_hook(hook(name)) for name in layers]
+    try:
+        with torch.no_grad():
+            for i in range(0, len(images), batch):
+                model.encode(images[i:i + batch])
+                if log:
+                    log(f"compact: inputs of {min(i + batch, len(images))}/{len(images)} photos")
+    finally:
+        for h in handles:
+            h.remove()
+    out = {}
+    for name, (n, total, outer) in sums.items():
+        mean = total / n
+        out[name] = (mean, outer / n - torch.outer(mean, mean))
+    return out
+
+
+def closest_low_rank(weight, mean, cov, rank: int, ridge: float = RIDGE):
+    """weight (out, in) -> (A (out, r), B (r, in), bias shift (out,), share of W x's variance lost):
+    A @ B is the rank-r matrix closest to `weight` on inputs of this mean and covariance."""
+    import torch
+
+    if not 1 <= rank < min(weight.shape):
+        raise ValueError(f"rank {rank}: choose 1 to {min(weight.shape) - 1} for a {tuple(weight.shape)} matrix")
+    lam, q = torch.linalg.eigh(cov)
+    lam = lam.clamp_min(0)
+    lam = lam + ridge * lam.mean()
+    s, s_inv = (q * lam.sqrt()) @ q.T, (q / lam.sqrt()) @ q.T
+    w = weight.double()
+    u, d, vt = torch.linalg.svd(w @ s, full_matrices=False)
+    a, b = u[:, :rank] * d[:rank], vt[:rank] @ s_inv  # W' = a @ b
+    q_b, r_b = torch.linalg.qr(b.T)  # b = r_b^T q_b^T: orthonormal rows for B
+    a, b = a @ r_b.T, q_b.T
+    lost = float((d[rank:] ** 2).sum() / (d ** 2).sum())
+    shift = (w - a @ b) @ mean  # W x + c = W' x + (c + (W - W') mean) on average
+    return a.float(), b.contiguous().float(), shift.float(), lost
+
+
+def compact(model_dir: str, data: str, out: str, ranks: dict | None = None, log=None) -> dict:
+    """Load a trained critic, fit `ranks` (default RANKS) on the photos of `data` (its training
+    records), save it to `out` with those matrices as factors. -> a report (photos, ranks, variance lost)."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from ..checkpoint import LOW_RANK, WEIGHTS
+    from ..data.records import read_jsonl
+    from ..model.captioner import AestheticCaptioner
+
+    ranks = ranks or RANKS
+    if Path(out).resolve() == Path(model_dir).resolve():
+        raise ValueError(f"--out {out}: write the compact critic beside {model_dir}, not over it")
+    model = AestheticCaptioner.from_pretrained(model_dir).eval()
+    root = Path(data).parent
+    images = [str(root / r.image) for r in read_jsonl(data)]  # paths: read a batch at a time
+    if not images:
+        raise ValueError(f"{data}: no training records")
+    for name in ranks:  # before the long pass over the photos
+        layer = dict(model.named_modules()).get(name)
+        if getattr(layer, "bias", None) is None:
+            raise ValueError(f"{model_dir}: the model has no layer {name} with a bias (to take the mean's share)")
+    moments = input_moments(model, images, list(ranks), log=log)
+    factors, lost = {}, {}
+    for name, rank in ranks.items():
+        layer = model.get_submodule(name)
+        a, b, shift, lost[name] = closest_low_rank(layer.weight.detach(), *moments[name], rank)
+        with torch.no_grad():
+            layer.weight.copy_(a @ b)
+            layer.bias.add_(shift)
+        factors[name + ".weight"] = (a, b)
+    model.save_pretrained(out)
+    state = load_file(Path(out) / WEIGHTS)
+    for key, (a, b) in factors.items():
+        del state[key]
+        state[key + LOW_RANK[0]], state[key + LOW_RANK[1]] = a, b
+    save_file(state, Path(out) / WEIGHTS, metadata={"format": "pt", "low_rank": json.dumps(ranks)})
+    return {"model": out, "photos": len(images), "ranks": ranks,
+            "variance_lost": {k: round(v, 4) for k, v in lost.items()}}
