@@ -103,8 +103,8 @@ def test_a_head_with_stats_reads_them(two_photos):
     images, _ = two_photos
     x = model.head_inputs(images)
     assert x.shape == (2, model.aux_head_width + S.STATS_DIM)
-    assert torch.allclose(x[:, -S.STATS_DIM:], S.photo_stats(model._as_tensor(images),
-                                                              model.iasm(model._as_tensor(images)).log_density.exp()))
+    square, _ = model._as_tensor(images)
+    assert torch.allclose(x[:, -S.STATS_DIM:], S.photo_stats(square, model.iasm(square).log_density.exp()))
     cfg.saliency = "none"  # the no-saliency ablation: uniform geometry
     g = model.head_inputs(images)[:, -S.GROUPS["geometry"]:]
     assert torch.allclose(g[:, 13], torch.ones(2), atol=1e-4)
@@ -131,3 +131,39 @@ def test_geometry_equals_the_measured_composition_of_the_same_map(shared_data):
     assert abs(g[11] / 5 - measured["subject_position"]) < 0.01
     assert abs(g[14] - measured["balance"]) < 0.02
     assert abs(g[7] ** 2 - measured["subject_size"]) < 0.02
+
+
+def test_native_statistics_see_the_noise_the_model_copy_averages_away(shared_data):
+    """Sensor-level noise on a 6,028 px photo: the native statistics report it; the 224 px copy the
+    ViT and photo_stats read keeps under a level of it (why the head needs them)."""
+    from asemllm.critic.dataset import add_noise
+    from asemllm.model.native import native_stats, noise_sigma
+
+    import random
+
+    photo = Image.open(shared_data / "photos" / SEA).convert("RGB")
+    rgb = np.asarray(photo, dtype=np.float32) / 255
+    noisy = Image.fromarray((add_noise(rgb, 8.0, random.Random(0)) * 255 + 0.5).astype(np.uint8))
+    clean_sigma, noisy_sigma = noise_sigma(photo), noise_sigma(noisy)
+    assert clean_sigma < 2.0 and 6.0 < noisy_sigma < 10.0, (clean_sigma, noisy_sigma)
+    small = [im.resize((224, round(224 * im.height / im.width)), Image.BOX) for im in (photo, noisy)]
+    assert abs(noise_sigma(small[1]) - noise_sigma(small[0])) < 1.0
+    x = native_stats([photo, noisy])
+    assert x.shape == (2, 2) and x[1, 0] - x[0, 0] > 1.0
+
+
+def test_a_head_with_native_statistics_needs_the_photos(two_photos):
+    from asemllm.build import build_model
+    from asemllm.config import tiny_config
+    from asemllm.model.native import NATIVE_DIM, native_stats
+
+    cfg = tiny_config()
+    cfg.aux_targets, cfg.aux_hidden, cfg.aux_stats, cfg.aux_stats_native = 3, 8, True, True
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    images, _ = two_photos
+    x = model.head_inputs(images)
+    assert x.shape == (2, model.aux_head_width + S.STATS_DIM + NATIVE_DIM)
+    assert torch.allclose(x[:, -NATIVE_DIM:], native_stats([im.convert("RGB") for im in images]))
+    with pytest.raises(ValueError, match="native resolution.*not a resized tensor"):
+        model.head_inputs(to_batch(images, cfg.vision.image_size))

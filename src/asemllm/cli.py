@@ -320,7 +320,7 @@ def parser() -> argparse.ArgumentParser:
                          "with --stats 100)")
     cr.add_argument("--stats", action="store_true",
                     help="head: add a head branch that reads photo statistics (tones, colour, sharpness, "
-                         "near-level lines, saliency geometry) and train it alone; the LM is unchanged")
+                         "near-level lines, saliency geometry; noise at native resolution) and train it alone; the LM is unchanged")
     cr.add_argument("--limit", type=int, default=None, help="eval: only the first N of the 100 photos")
     cr.add_argument("--json", action="store_true", help="eval: one line of JSON, with example critiques")
     cr.add_argument("--force", action="store_true",

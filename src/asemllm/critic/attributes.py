@@ -263,31 +263,11 @@ def focus(luma255: np.ndarray, subject: np.ndarray) -> list[Attribute]:
                   f" (subject {2 ** sep:.1f}x as sharp as the background)")]
 
 
-def noise(photo, tiles: int = 4, tile: int = 128) -> list[Attribute]:
-    """Immerkær (1996) noise sigma per channel at native resolution, on a `tiles` x `tiles` grid of
-    crops (downscaling would average noise away).  The mean |3x3 noise-kernel| response is taken over
-    the flattest 50% of pixels only (lowest Sobel gradient; Tai & Yang 2008 likewise drop edges), so
-    edges and texture do not count as noise.
-    Pixels next to a clipped value (0 or 255) are left out: clipping hides the noise there."""
-    from scipy.ndimage import convolve, correlate1d, maximum_filter
+def noise(photo) -> list[Attribute]:
+    """Immerkær noise sigma per channel on native-resolution tiles (asemllm.model.native)."""
+    from ..model.native import noise_sigma
 
-    kernel = np.array([[[1, -2, 1], [-2, 4, -2], [1, -2, 1]]], dtype=np.float32)  # (1, 3, 3): per slice
-    w, h = photo.size
-    th, tw = min(tile, h), min(tile, w)
-    crops = np.stack([np.asarray(photo.crop((tx, ty, tx + tw, ty + th)), dtype=np.float32)
-                      for ty in np.linspace(0, h - th, tiles).round().astype(int)
-                      for tx in np.linspace(0, w - tw, tiles).round().astype(int)])  # (tiles², th, tw, 3)
-    ch = crops.transpose(0, 3, 1, 2).reshape(-1, th, tw)  # (tiles² * 3, th, tw): one slice per tile and channel
-    clipped = ((ch == 0) | (ch == 255)).view(np.uint8)  # 1 byte a pixel: the 3x3 filter runs 4x less memory
-    ok = maximum_filter(clipped, (1, 3, 3))[:, 1:-1, 1:-1] == 0  # no clipped pixel in its 3x3
-    response = np.abs(convolve(ch, kernel))[:, 1:-1, 1:-1][ok]
-    # Sobel within each slice: derivative along one axis, [1, 2, 1] smoothing along the other
-    gy = correlate1d(correlate1d(ch, [-1, 0, 1], axis=1), [1, 2, 1], axis=2)
-    gx = correlate1d(correlate1d(ch, [-1, 0, 1], axis=2), [1, 2, 1], axis=1)
-    grad = np.hypot(gy, gx)[:, 1:-1, 1:-1][ok]
-    flat = response[grad <= np.percentile(grad, 50)] if response.size else np.zeros(1)  # all clipped: report 0
-    sigma = math.sqrt(math.pi / 2) * float(flat.mean()) / 6.0  # Immerkær: E|x| = sqrt(2/pi) * 6 sigma
-    return [_attr("noise", sigma, "levels (0-255)", ".1f", " (noise sigma per channel)")]
+    return [_attr("noise", noise_sigma(photo), "levels (0-255)", ".1f", " (noise sigma per channel)")]
 
 
 def composition(sal: np.ndarray, subject: np.ndarray) -> list[Attribute]:

@@ -99,7 +99,7 @@ def refit_model(model_dir: str, data: str, image_root: str | None = None, out: s
     if model.aux_embed is not None:
         raise ValueError(f"{model_dir}: its LM reads the head's output (aux_token); refitting would change it")
     if stats:
-        model.config.aux_stats = True
+        model.config.aux_stats = model.config.aux_stats_native = True
         model.aux_stats_head = stats_head(model.config)
         model.aux_head.requires_grad_(False)
     root = str(Path(data).parent) if image_root is None else image_root

@@ -15,6 +15,7 @@ from .iasm import IASM, SOURCES, ablation_density, saliency_features, saliency_t
 from .ias_vit import IASViT
 from .language_model import splice_image_embeddings
 from .projector import Projector
+from .native import NATIVE_DIM, native_stats
 from .stats import STATS_DIM, photo_stats
 
 IGNORE = -100  # label of tokens that carry no loss (prompt, image slots, padding)
@@ -57,7 +58,8 @@ def stats_head(config: ModelConfig) -> nn.Module | None:
     if not (config.aux_targets and config.aux_stats):
         return None
     hidden = config.aux_hidden or 128
-    return nn.Sequential(nn.Linear(STATS_DIM, hidden), nn.GELU(), nn.Linear(hidden, config.aux_targets))
+    width = STATS_DIM + NATIVE_DIM * config.aux_stats_native
+    return nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, config.aux_targets))
 
 
 class AestheticCaptioner(nn.Module):
@@ -101,7 +103,7 @@ class AestheticCaptioner(nn.Module):
         return embeds, log_density
 
     def head_inputs(self, images) -> torch.Tensor:
-        """What the auxiliary head reads: (B, n*D) image tokens [+ (B, STATS_DIM) photo statistics]."""
+        """What the auxiliary head reads: (B, n*D) image tokens [+ (B, STATS_DIM [+ NATIVE_DIM]) photo statistics]."""
         tokens, _, stats = self._project(images)
         return self._head_input(tokens, stats)
 
@@ -138,7 +140,7 @@ class AestheticCaptioner(nn.Module):
 
     def _project(self, images):
         """-> (projected tokens (B, n, D), log-density or None, photo statistics or None)."""
-        images = self._as_tensor(images)
+        images, photos = self._as_tensor(images)
         source = self.config.saliency
         if source not in SOURCES:
             raise ValueError(f"unknown saliency source {source!r}; choose one of {SOURCES}")
@@ -150,17 +152,25 @@ class AestheticCaptioner(nn.Module):
             sal = saliency_tokens(saliency_features(out.decoder, density), self.config.fusion.kv_grid)
         patches, detail = self.vision(images, sal)  # (B, g*g, C) each
         tokens = self.projector(patches, self.vision.grid, detail, self._patch_density(density, images))
-        return tokens, log_density, self._stats(images, log_density, density)
+        return tokens, log_density, self._stats(images, log_density, density, photos)
 
-    def _stats(self, images, log_density, density) -> torch.Tensor | None:
-        """The head's photo statistics over the saliency map the model uses (none: a uniform map)."""
+    def _stats(self, images, log_density, density, photos) -> torch.Tensor | None:
+        """The head's photo statistics over the saliency map the model uses (none: a uniform map),
+        with aux_stats_native those of the `photos` as loaded, before resizing."""
         if self.aux_stats_head is None:
             return None
+        native = None
+        if self.config.aux_stats_native:
+            if photos is None:
+                raise ValueError("this model's head reads the photos at native resolution "
+                                 "(config.aux_stats_native): pass paths, PIL images or arrays, not a resized tensor")
+            native = native_stats(photos).to(images.device)
         if density is not None and self.config.saliency != "iasm":  # a stand-in map on the grid
             density = F.interpolate(density, size=images.shape[-2:], mode="bilinear", align_corners=False)
         elif density is not None:
             density = log_density.exp()  # (B, 1, S, S), the IASM's map at full resolution
-        return photo_stats(images, density)
+        stats = photo_stats(images, density)
+        return stats if native is None else torch.cat([stats, native], dim=1)
 
     def _patch_density(self, density: torch.Tensor | None, images: torch.Tensor) -> torch.Tensor | None:
         """The saliency density per ViT patch (B, g*g), mean 1; uniform without saliency."""
@@ -171,15 +181,18 @@ class AestheticCaptioner(nn.Module):
             return images.new_ones(images.shape[0], g * g)
         return F.adaptive_avg_pool2d(density, g).flatten(1)  # (B,1,h,w) -> (B, g*g)
 
-    def _as_tensor(self, images) -> torch.Tensor:
+    def _as_tensor(self, images) -> tuple[torch.Tensor, list | None]:
+        """-> ((B, 3, S, S) in [0, 1] on the model's device, the loaded PIL photos or None for a tensor)."""
+        photos = None
         if not isinstance(images, torch.Tensor):
-            from ..images import to_batch
+            from ..images import load_image, to_batch
 
-            images = to_batch(images, self.config.vision.image_size)
+            photos = [load_image(im) for im in (images if isinstance(images, (list, tuple)) else [images])]
+            images = to_batch(photos, self.config.vision.image_size)
         s = self.config.vision.image_size
         if images.ndim != 4 or images.shape[1] != 3 or tuple(images.shape[-2:]) != (s, s):
             raise ValueError(f"images must be (B, 3, {s}, {s}) in [0,1], got {tuple(images.shape)}")
-        return images.to(self.device)
+        return images.to(self.device), photos
 
     # ---- text ----------------------------------------------------------------------------
     def prompt_text(self, prompt: str) -> str:
