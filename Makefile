@@ -45,7 +45,8 @@ demo: $(STAMP)
 
 # Retrain the bundled critic from scratch on this machine's CPU (README "Model card"): training data
 # from the real photos in ../shared/data, the critic, its auxiliary head refitted on its own image
-# tokens and then given its photo-statistics branch (critic head --stats), measured on NUS 401-500;
+# tokens, then given its photo-statistics branch (critic head --stats) and its branch over the photo's
+# noise at native resolution (--native), measured on NUS 401-500;
 # then its two largest matrices made low-rank on its training photos (critic compact) and measured
 # again. The compact critic is copied into the package if it meets the goals (>= 90% claims backed,
 # >= 90% of controlled edits reported), else the full one if that does, else neither.
@@ -54,6 +55,7 @@ critic: $(STAMP)
 	$(BIN)/asemllm train --config configs/critic-cpu.yaml > runs/critic.log 2>&1
 	$(BIN)/asemllm critic head --model runs/critic/model
 	$(BIN)/asemllm critic head --model runs/critic/model --stats
+	$(BIN)/asemllm critic head --model runs/critic/model --native
 	$(BIN)/asemllm critic eval --model runs/critic/model --out runs/critic/measured.json > /dev/null
 	$(BIN)/asemllm critic compact --model runs/critic/model --out runs/critic-compact/model
 	$(BIN)/asemllm critic eval --model runs/critic-compact/model --out runs/critic-compact/measured.json > /dev/null
@@ -65,6 +67,7 @@ critic-ablation: $(STAMP)
 	$(BIN)/asemllm train --config configs/critic-nosal-cpu.yaml > runs/critic-nosal.log 2>&1
 	$(BIN)/asemllm critic head --model runs/critic-nosal/model
 	$(BIN)/asemllm critic head --model runs/critic-nosal/model --stats
+	$(BIN)/asemllm critic head --model runs/critic-nosal/model --native
 	$(BIN)/asemllm critic eval --model runs/critic-nosal/model --out runs/critic-nosal/measured.json > /dev/null
 
 clean-venv:

@@ -107,3 +107,28 @@ def test_a_head_trained_on_other_statistics_is_refused_by_name(shared_data, tmp_
     save_file(state, weights)
     with pytest.raises(ValueError, match="trained on .* photo statistics.*critic head --model .* --stats"):
         AestheticCaptioner.from_pretrained(tmp_path / "refit")
+
+
+def test_refit_with_native_adds_a_zero_started_linear_branch_over_the_frozen_rest(shared_data, tmp_path):
+    from asemllm.model.captioner import AestheticCaptioner
+    from asemllm.model.native import NATIVE_DIM
+
+    write_jsonl(_records(shared_data), tmp_path / "train.jsonl")
+    H.refit_model(str(_model(tmp_path)), str(tmp_path / "train.jsonl"), out=str(tmp_path / "stats"),
+                  epochs=3, holdout=0.25, stats=True)
+    before = AestheticCaptioner.from_pretrained(tmp_path / "stats").state_dict()
+    report = H.refit_model(str(tmp_path / "stats"), str(tmp_path / "train.jsonl"), out=str(tmp_path / "native"),
+                           epochs=10, holdout=0.25, native=True)
+    model = AestheticCaptioner.from_pretrained(tmp_path / "native").eval()
+    after = model.state_dict()
+    assert report["native"] and model.config.aux_native and model.config.aux_stats
+    assert {k for k in after if k not in before} == {"aux_native_head.weight", "aux_native_head.bias"}
+    assert after["aux_native_head.weight"].shape == (2, NATIVE_DIM)
+    assert all(torch.equal(before[k], after[k]) for k in before)  # only the new branch trains
+    assert report["held_out_loss"]["after"] <= report["held_out_loss"]["before"]
+    with pytest.raises(ValueError, match="one new head branch at a time"):
+        H.refit_model(str(tmp_path / "native"), str(tmp_path / "train.jsonl"), stats=True, native=True)
+    H.refit_model(str(tmp_path / "native"), str(tmp_path / "train.jsonl"), out=str(tmp_path / "restats"),
+                  epochs=1, holdout=0.25, stats=True)  # a new statistics branch drops the native one over the old
+    again = AestheticCaptioner.from_pretrained(tmp_path / "restats")
+    assert again.aux_native_head is None and not again.config.aux_native

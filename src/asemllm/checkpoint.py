@@ -58,16 +58,14 @@ def save_pretrained(model, path, include_backbones: bool = False) -> None:
     model.config.save(path / CONFIG)
 
 
-def _check_stats_width(state: dict, config, path: Path) -> None:
+def _check_stats_width(state: dict, path: Path) -> None:
     """A head branch trained on another version's photo statistics cannot read this one's."""
-    from .model.native import NATIVE_DIM
     from .model.stats import STATS_DIM
 
-    width = STATS_DIM + NATIVE_DIM * config.aux_stats_native
     weight = state.get("aux_stats_head.0.weight")
-    if weight is not None and weight.shape[1] != width:
+    if weight is not None and weight.shape[1] != STATS_DIM:
         raise ValueError(f"{path}: its head was trained on {weight.shape[1]} photo statistics, this asemllm "
-                         f"computes {width}; refit it: asemllm critic head --model {path} --stats")
+                         f"computes {STATS_DIM}; refit it: asemllm critic head --model {path} --stats")
 
 
 def to_int8(state: dict, min_size: int = 4096) -> dict:
@@ -118,7 +116,7 @@ def load_pretrained(path):
             raise FileNotFoundError(f"{path / name} not found: not a saved asemllm model folder")
     model = build_model(ModelConfig.load(path / CONFIG))
     state = from_low_rank(from_int8(load_file(path / WEIGHTS)))
-    _check_stats_width(state, model.config, path)
+    _check_stats_width(state, path)
     missing, unexpected = model.load_state_dict(state, strict=False)
     prefixes, aliases = _backbone_prefixes(model.config), _aliases(model.state_dict())
     if model.config.iasm.weights and not any(k.startswith("iasm.") for k in state):

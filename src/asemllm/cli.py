@@ -198,7 +198,7 @@ def _critic(args) -> int:
 
         _quiet()
         print(json.dumps(refit_model(args.model, args.data, out=args.out, epochs=args.epochs, stats=args.stats,
-                                     log=lambda text: print(text, file=sys.stderr, flush=True))))
+                                     native=args.native, log=lambda text: print(text, file=sys.stderr, flush=True))))
     elif args.action == "eval":
         from .critic.evaluate import measure_critic
         from .evaluation.run import load_model
@@ -317,10 +317,13 @@ def parser() -> argparse.ArgumentParser:
     cr.add_argument("--data", default="runs/critic-data/train.jsonl", help="head, compact: the training records")
     cr.add_argument("--epochs", type=int, default=None,
                     help="head: epochs over the training photos, the best on held-out photos kept (default 20; "
-                         "with --stats 100)")
+                         "with --stats or --native 100)")
     cr.add_argument("--stats", action="store_true",
                     help="head: add a head branch that reads photo statistics (tones, colour, sharpness, "
-                         "near-level lines, saliency geometry; noise at native resolution) and train it alone; the LM is unchanged")
+                         "near-level lines, saliency geometry) and train it alone; the LM is unchanged")
+    cr.add_argument("--native", action="store_true",
+                    help="head: add a linear head branch over the photo's noise at its native resolution "
+                         "(which the model's 224 px copy averages away) and train it alone")
     cr.add_argument("--limit", type=int, default=None, help="eval: only the first N of the 100 photos")
     cr.add_argument("--json", action="store_true", help="eval: one line of JSON, with example critiques")
     cr.add_argument("--force", action="store_true",

@@ -83,14 +83,16 @@ def refit(head, x, y, train, held, epochs: int = 20, lr: float = 1e-3, weight_de
 
 def refit_model(model_dir: str, data: str, image_root: str | None = None, out: str | None = None,
                 epochs: int | None = None, holdout: float = 0.1, seed: int = 0, stats: bool = False,
-                log=None) -> dict:
+                native: bool = False, log=None) -> dict:
     """Load a trained critic, refit its head on `data` (CritiqueRecords with meta.targets), save it
     to `out` (default: over `model_dir`). `stats`: add a new statistics branch (config.aux_stats)
     and train it alone, the tokens' head frozen (training both overfits within a few epochs, as the
     token features outnumber the photos); its few inputs learn slower, so 100 epochs at 3x the rate.
+    It drops a native branch trained over the old one. `native`: add the linear branch over the
+    native-resolution statistics (config.aux_native) and train it alone, the others frozen.
     The LM only reads the head's findings, so it is unchanged either way."""
     from ..data.records import read_jsonl
-    from ..model.captioner import AestheticCaptioner, stats_head
+    from ..model.captioner import AestheticCaptioner, native_head, stats_head
     from ..training.samples import samples_from
 
     model = AestheticCaptioner.from_pretrained(model_dir).eval()
@@ -98,10 +100,18 @@ def refit_model(model_dir: str, data: str, image_root: str | None = None, out: s
         raise ValueError(f"{model_dir}: the model has no auxiliary head (config.aux_targets = 0)")
     if model.aux_embed is not None:
         raise ValueError(f"{model_dir}: its LM reads the head's output (aux_token); refitting would change it")
+    if stats and native:
+        raise ValueError("one new head branch at a time: --stats, then --native")
     if stats:
-        model.config.aux_stats = model.config.aux_stats_native = True
-        model.aux_stats_head = stats_head(model.config)
+        model.config.aux_stats, model.config.aux_native = True, False
+        model.aux_stats_head, model.aux_native_head = stats_head(model.config), None
         model.aux_head.requires_grad_(False)
+    if native:
+        model.config.aux_native = True
+        model.aux_native_head = native_head(model.config)
+        for branch in (model.aux_head, model.aux_stats_head):
+            if branch is not None:
+                branch.requires_grad_(False)
     root = str(Path(data).parent) if image_root is None else image_root
     pairs = [(r, s[0]) for r in read_jsonl(data) if (s := samples_from([r], root))]  # one sample per photo
     if not pairs:
@@ -109,10 +119,11 @@ def refit_model(model_dir: str, data: str, image_root: str | None = None, out: s
     records, samples = zip(*pairs)
     x, y = head_inputs(model, samples, log=log)
     train, held = split_by_photo(records, holdout, seed)
-    report = refit(_heads(model), x, y, train, held, epochs=epochs or (100 if stats else 20),
-                   lr=3e-3 if stats else 1e-3, seed=seed, log=log)
+    new = stats or native
+    report = refit(_heads(model), x, y, train, held, epochs=epochs or (100 if new else 20),
+                   lr=3e-3 if new else 1e-3, seed=seed, log=log)
     model.save_pretrained(out or model_dir)
-    return {"model": out or model_dir, "stats": model.config.aux_stats, **report}
+    return {"model": out or model_dir, "stats": model.config.aux_stats, "native": model.config.aux_native, **report}
 
 
 def _heads(model):
@@ -122,7 +133,7 @@ def _heads(model):
     class Heads(nn.Module):
         def __init__(self):
             super().__init__()
-            self.tokens, self.stats = model.aux_head, model.aux_stats_head
+            self.tokens, self.stats, self.native = model.aux_head, model.aux_stats_head, model.aux_native_head
 
         def forward(self, x):
             return model.aux_logits(x)

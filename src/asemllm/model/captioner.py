@@ -58,8 +58,20 @@ def stats_head(config: ModelConfig) -> nn.Module | None:
     if not (config.aux_targets and config.aux_stats):
         return None
     hidden = config.aux_hidden or 128
-    width = STATS_DIM + NATIVE_DIM * config.aux_stats_native
-    return nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, config.aux_targets))
+    return nn.Sequential(nn.Linear(STATS_DIM, hidden), nn.GELU(), nn.Linear(hidden, config.aux_targets))
+
+
+def native_head(config: ModelConfig) -> nn.Module | None:
+    """(B, NATIVE_DIM) native-resolution statistics -> (B, aux_targets) logits, added to the other
+    branches. Linear and zero at the start, trained alone over the frozen branches: it can move a
+    claim's logit only by a monotone function of the noise level. (Inside the statistics MLP the
+    same numbers also moved claims about placement, tones and clutter on the unseen photos.)"""
+    if not (config.aux_targets and config.aux_native):
+        return None
+    head = nn.Linear(NATIVE_DIM, config.aux_targets)
+    nn.init.zeros_(head.weight)
+    nn.init.zeros_(head.bias)
+    return head
 
 
 class AestheticCaptioner(nn.Module):
@@ -74,6 +86,7 @@ class AestheticCaptioner(nn.Module):
         self.aux_head_width = self.projector.num_tokens(vision.grid) * dim  # the tokens' part of its input
         self.aux_head = _aux_head(self.aux_head_width, config)
         self.aux_stats_head = stats_head(config)
+        self.aux_native_head = native_head(config)
         for need in ("aux_token", "findings"):
             if getattr(config, need) and not config.aux_targets:
                 raise ValueError(f"{need} needs an auxiliary head: set aux_targets > 0")
@@ -103,7 +116,8 @@ class AestheticCaptioner(nn.Module):
         return embeds, log_density
 
     def head_inputs(self, images) -> torch.Tensor:
-        """What the auxiliary head reads: (B, n*D) image tokens [+ (B, STATS_DIM [+ NATIVE_DIM]) photo statistics]."""
+        """What the auxiliary head reads: (B, n*D) image tokens [+ (B, STATS_DIM) photo statistics]
+        [+ (B, NATIVE_DIM) native-resolution statistics]."""
         tokens, _, stats = self._project(images)
         return self._head_input(tokens, stats)
 
@@ -113,10 +127,14 @@ class AestheticCaptioner(nn.Module):
         return flat if stats is None else torch.cat([flat, stats.to(flat.dtype)], dim=1)
 
     def aux_logits(self, head_input: torch.Tensor) -> torch.Tensor:
-        """head_inputs() rows -> (B, aux_targets) logits: the tokens' head [+ the statistics' head]."""
-        logits = self.aux_head(head_input[:, :self.aux_head_width])
-        if self.aux_stats_head is not None:
-            logits = logits + self.aux_stats_head(head_input[:, self.aux_head_width:])
+        """head_inputs() rows -> (B, aux_targets) logits: the tokens' head [+ the statistics' head]
+        [+ the native head], each over its slice of the row."""
+        start = self.aux_head_width
+        logits = self.aux_head(head_input[:, :start])
+        for branch, width in ((self.aux_stats_head, STATS_DIM), (self.aux_native_head, NATIVE_DIM)):
+            if branch is not None:
+                logits = logits + branch(head_input[:, start:start + width])
+                start += width
         return logits
 
     @torch.no_grad()
@@ -156,21 +174,23 @@ class AestheticCaptioner(nn.Module):
 
     def _stats(self, images, log_density, density, photos) -> torch.Tensor | None:
         """The head's photo statistics over the saliency map the model uses (none: a uniform map),
-        with aux_stats_native those of the `photos` as loaded, before resizing."""
-        if self.aux_stats_head is None:
-            return None
-        native = None
-        if self.config.aux_stats_native:
+        then those of the `photos` as loaded, before resizing; None when it reads neither."""
+        parts = []
+        if self.aux_stats_head is not None:
+            parts.append(self._photo_stats(images, log_density, density))
+        if self.aux_native_head is not None:
             if photos is None:
                 raise ValueError("this model's head reads the photos at native resolution "
-                                 "(config.aux_stats_native): pass paths, PIL images or arrays, not a resized tensor")
-            native = native_stats(photos).to(images.device)
+                                 "(config.aux_native): pass paths, PIL images or arrays, not a resized tensor")
+            parts.append(native_stats(photos).to(images.device))
+        return torch.cat(parts, dim=1) if parts else None
+
+    def _photo_stats(self, images, log_density, density) -> torch.Tensor:
         if density is not None and self.config.saliency != "iasm":  # a stand-in map on the grid
             density = F.interpolate(density, size=images.shape[-2:], mode="bilinear", align_corners=False)
         elif density is not None:
             density = log_density.exp()  # (B, 1, S, S), the IASM's map at full resolution
-        stats = photo_stats(images, density)
-        return stats if native is None else torch.cat([stats, native], dim=1)
+        return photo_stats(images, density)
 
     def _patch_density(self, density: torch.Tensor | None, images: torch.Tensor) -> torch.Tensor | None:
         """The saliency density per ViT patch (B, g*g), mean 1; uniform without saliency."""
