@@ -3,6 +3,7 @@ A tiny random model on real photos: the mechanics (what trains, what is kept, wh
 
 import pytest
 import torch
+from PIL import Image
 
 from asemllm.critic import head as H
 from asemllm.data.records import CritiqueRecord, write_jsonl
@@ -109,26 +110,35 @@ def test_a_head_trained_on_other_statistics_is_refused_by_name(shared_data, tmp_
         AestheticCaptioner.from_pretrained(tmp_path / "refit")
 
 
-def test_refit_with_native_adds_a_zero_started_linear_branch_over_the_frozen_rest(shared_data, tmp_path):
+def test_refit_with_native_decides_its_targets_from_the_native_statistics_alone(shared_data, tmp_path):
     from asemllm.model.captioner import AestheticCaptioner
-    from asemllm.model.native import NATIVE_DIM
+    from asemllm.model.native import NATIVE_DIM, native_stats
 
     write_jsonl(_records(shared_data), tmp_path / "train.jsonl")
     H.refit_model(str(_model(tmp_path)), str(tmp_path / "train.jsonl"), out=str(tmp_path / "stats"),
                   epochs=3, holdout=0.25, stats=True)
-    before = AestheticCaptioner.from_pretrained(tmp_path / "stats").state_dict()
+    before = AestheticCaptioner.from_pretrained(tmp_path / "stats").eval()
     report = H.refit_model(str(tmp_path / "stats"), str(tmp_path / "train.jsonl"), out=str(tmp_path / "native"),
-                           epochs=10, holdout=0.25, native=True)
+                           epochs=10, holdout=0.25, native=[0])
     model = AestheticCaptioner.from_pretrained(tmp_path / "native").eval()
-    after = model.state_dict()
-    assert report["native"] and model.config.aux_native and model.config.aux_stats
-    assert {k for k in after if k not in before} == {"aux_native_head.weight", "aux_native_head.bias"}
-    assert after["aux_native_head.weight"].shape == (2, NATIVE_DIM)
-    assert all(torch.equal(before[k], after[k]) for k in before)  # only the new branch trains
-    assert report["held_out_loss"]["after"] <= report["held_out_loss"]["before"]
+    old, after = before.state_dict(), model.state_dict()
+    assert tuple(report["native"]) == model.config.aux_native == (0,) and model.config.aux_stats
+    assert {k for k in after if k not in old} == {"aux_native_head.weight", "aux_native_head.bias"}
+    assert after["aux_native_head.weight"].shape == (1, NATIVE_DIM)
+    assert all(torch.equal(old[k], after[k]) for k in old)  # only the new branch trains
+    photos = [str(shared_data / "photos" / p) for p in PHOTOS[:2]]
+    with torch.no_grad():
+        p, p0 = model.aux_probabilities(photos), before.aux_probabilities(photos)
+        own = torch.sigmoid(model.aux_native_head(native_stats([Image.open(f).convert("RGB") for f in photos])))
+    assert torch.allclose(p[:, 0], own[:, 0], atol=1e-6)  # target 0: the native branch alone
+    assert torch.equal(p[:, 1], p0[:, 1])  # the other target does not move
     with pytest.raises(ValueError, match="one new head branch at a time"):
-        H.refit_model(str(tmp_path / "native"), str(tmp_path / "train.jsonl"), stats=True, native=True)
-    H.refit_model(str(tmp_path / "native"), str(tmp_path / "train.jsonl"), out=str(tmp_path / "restats"),
-                  epochs=1, holdout=0.25, stats=True)  # a new statistics branch drops the native one over the old
-    again = AestheticCaptioner.from_pretrained(tmp_path / "restats")
-    assert again.aux_native_head is None and not again.config.aux_native
+        H.refit_model(str(tmp_path / "native"), str(tmp_path / "train.jsonl"), stats=True, native=[0])
+    with pytest.raises(ValueError, match=r"aux_native targets \[5\] are not among the head's 2"):
+        H.refit_model(str(tmp_path / "stats"), str(tmp_path / "train.jsonl"), native=[5])
+
+
+def test_the_critics_native_branch_decides_the_noise_claims():
+    from asemllm.critic.teacher import ALL_RULES
+
+    assert sorted(ALL_RULES[i].id for i in H.noise_rules()) == ["noise.high", "noise.low"]

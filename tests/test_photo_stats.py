@@ -158,7 +158,7 @@ def test_a_head_with_native_statistics_needs_the_photos(two_photos):
     from asemllm.model.native import NATIVE_DIM, native_stats
 
     cfg = tiny_config()
-    cfg.aux_targets, cfg.aux_hidden, cfg.aux_stats, cfg.aux_native = 3, 8, True, True
+    cfg.aux_targets, cfg.aux_hidden, cfg.aux_stats, cfg.aux_native = 3, 8, True, (1,)
     torch.manual_seed(0)
     model = build_model(cfg).eval()
     images, _ = two_photos

@@ -194,11 +194,11 @@ def _critic(args) -> int:
         print(json.dumps(build(args.out or "runs/critic-data", args.root or _shared(), variants=args.variants,
                                workers=args.workers)))
     elif args.action == "head":
-        from .critic.head import refit_model
+        from .critic.head import noise_rules, refit_model
 
         _quiet()
         print(json.dumps(refit_model(args.model, args.data, out=args.out, epochs=args.epochs, stats=args.stats,
-                                     native=args.native, log=lambda text: print(text, file=sys.stderr, flush=True))))
+                                     native=noise_rules() if args.native else None, log=lambda text: print(text, file=sys.stderr, flush=True))))
     elif args.action == "eval":
         from .critic.evaluate import measure_critic
         from .evaluation.run import load_model
@@ -322,8 +322,8 @@ def parser() -> argparse.ArgumentParser:
                     help="head: add a head branch that reads photo statistics (tones, colour, sharpness, "
                          "near-level lines, saliency geometry) and train it alone; the LM is unchanged")
     cr.add_argument("--native", action="store_true",
-                    help="head: add a linear head branch over the photo's noise at its native resolution "
-                         "(which the model's 224 px copy averages away) and train it alone")
+                    help="head: add a linear head branch that decides the noise claims from the photo's noise at its "
+                         "native resolution (which the model's 224 px copy averages away) and train it alone")
     cr.add_argument("--limit", type=int, default=None, help="eval: only the first N of the 100 photos")
     cr.add_argument("--json", action="store_true", help="eval: one line of JSON, with example critiques")
     cr.add_argument("--force", action="store_true",

@@ -120,10 +120,10 @@ class ModelConfig:
     # A second head branch reads photo statistics the 4x4 tokens blur away (asemllm.model.stats:
     # tones, colour, sharpness, near-level lines, the saliency map's geometry); logits add up.
     aux_stats: bool = False
-    # A third, linear branch reads statistics of the photo at its native resolution
-    # (asemllm.model.native: sensor noise, which the 224 px copy averages away); the model then
-    # needs photos (paths, PIL images, arrays), not resized tensors.
-    aux_native: bool = False
+    # The targets (indices) a third, linear branch decides alone from statistics of the photo at
+    # its native resolution (asemllm.model.native: sensor noise, which the 224 px copy averages
+    # away); () = no such branch. The model then needs photos (paths, PIL, arrays), not tensors.
+    aux_native: tuple[int, ...] = ()
     # The head's probabilities, projected to the LM width, become one more image token.
     aux_token: bool = False
     # Findings prompts (tag-guided, as in Tag2Text): the prompt also lists the claims the critique

@@ -83,13 +83,13 @@ def refit(head, x, y, train, held, epochs: int = 20, lr: float = 1e-3, weight_de
 
 def refit_model(model_dir: str, data: str, image_root: str | None = None, out: str | None = None,
                 epochs: int | None = None, holdout: float = 0.1, seed: int = 0, stats: bool = False,
-                native: bool = False, log=None) -> dict:
+                native: list[int] | None = None, log=None) -> dict:
     """Load a trained critic, refit its head on `data` (CritiqueRecords with meta.targets), save it
     to `out` (default: over `model_dir`). `stats`: add a new statistics branch (config.aux_stats)
     and train it alone, the tokens' head frozen (training both overfits within a few epochs, as the
     token features outnumber the photos); its few inputs learn slower, so 100 epochs at 3x the rate.
-    It drops a native branch trained over the old one. `native`: add the linear branch over the
-    native-resolution statistics (config.aux_native) and train it alone, the others frozen.
+    `native` (target indices, e.g. noise_rules()): a linear branch over the native-resolution
+    statistics decides those targets alone (config.aux_native); it trains alone, the rest frozen.
     The LM only reads the head's findings, so it is unchanged either way."""
     from ..data.records import read_jsonl
     from ..model.captioner import AestheticCaptioner, native_head, stats_head
@@ -103,11 +103,13 @@ def refit_model(model_dir: str, data: str, image_root: str | None = None, out: s
     if stats and native:
         raise ValueError("one new head branch at a time: --stats, then --native")
     if stats:
-        model.config.aux_stats, model.config.aux_native = True, False
-        model.aux_stats_head, model.aux_native_head = stats_head(model.config), None
+        model.config.aux_stats = True
+        model.aux_stats_head = stats_head(model.config)
         model.aux_head.requires_grad_(False)
+        if model.aux_native_head is not None:
+            model.aux_native_head.requires_grad_(False)
     if native:
-        model.config.aux_native = True
+        model.config.aux_native = tuple(native)
         model.aux_native_head = native_head(model.config)
         for branch in (model.aux_head, model.aux_stats_head):
             if branch is not None:
@@ -124,6 +126,13 @@ def refit_model(model_dir: str, data: str, image_root: str | None = None, out: s
                    lr=3e-3 if new else 1e-3, seed=seed, log=log)
     model.save_pretrained(out or model_dir)
     return {"model": out or model_dir, "stats": model.config.aux_stats, "native": model.config.aux_native, **report}
+
+
+def noise_rules() -> list[int]:
+    """The teacher's rules (indices into ALL_RULES, the critic's head targets) that read noise alone."""
+    from .teacher import ALL_RULES
+
+    return [i for i, r in enumerate(ALL_RULES) if r.needs == ("noise",)]
 
 
 def _heads(model):
