@@ -171,11 +171,31 @@ def test_bundled_critic_is_small_and_loads_without_its_iasm_copy():
     if not (BUNDLED / "config.json").is_file():
         pytest.skip(f"no bundled critic at {BUNDLED} (train one: make critic)")
     weights = BUNDLED / "model.safetensors"
-    assert weights.stat().st_size < 9 * 2 ** 20
+    assert weights.stat().st_size < 4 * 2 ** 20  # the low-rank critic (critic compact)
     with safe_open(str(weights), "pt") as f:
         keys = list(f.keys())
     assert not any(k.startswith(("iasm.", "vision.tower.")) for k in keys)
     assert any("lora_" in k for k in keys) and any(k.startswith("projector.") for k in keys)
+
+
+def test_bundled_critic_reads_noise_at_native_resolution(shared_data):
+    """Grain at 1,600 x 1,200 px (sigma 8 levels) that the 224 px copy averages away: the shipped
+    critic's head says "noisy" for the grainy photo and not for the clean one."""
+    import asemllm
+    from asemllm.critic.head import noise_rules
+    from asemllm.critic.teacher import ALL_RULES
+
+    critic = asemllm.load()
+    if not critic.model.config.aux_native:
+        pytest.skip("the bundled critic has no native branch (critic head --native)")
+    assert list(critic.model.config.aux_native) == noise_rules()
+    sea = Image.open(shared_data / "photos" / "lomiri_20.04" / "Infinite-Sea_by_Aury88.jpg").convert("RGB")
+    clean = sea.crop((1200, 1400, 2800, 2600))
+    rgb = np.asarray(clean, dtype=np.float32) / 255
+    grainy = Image.fromarray((dataset.add_noise(rgb, 8.0, random.Random(0)) * 255 + 0.5).astype(np.uint8))
+    high = [r.id for r in ALL_RULES].index("noise.high")
+    p = critic.model.aux_probabilities([clean, grainy])[:, high]
+    assert p[0] < 0.5 < p[1], p.tolist()
 
 
 def test_bundle_refuses_a_critic_that_fails_its_measurement(tiny, tmp_path):

@@ -8,6 +8,8 @@ near-copy of a held-out photo trains) is held out to choose the epoch. Measured 
 configs/critic-cpu.yaml: held-out loss 0.319 -> 0.293 at epoch 4; it overfits after that.
 `--stats` then adds a branch over the photo statistics (asemllm.model.stats) and trains it alone:
 held-out loss 0.293 -> 0.168 (no saliency: 0.321 -> 0.225), best at epochs 52 and 38 of 100.
+`--native` then lets a linear branch over the photo's noise at native resolution decide the noise
+claims alone (noise_rules(); asemllm.model.native).
 A model whose LM reads the head's output (aux_token) is refused: refitting would change its input.
 """
 
