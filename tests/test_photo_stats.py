@@ -103,7 +103,7 @@ def test_a_head_with_stats_reads_them(two_photos):
     images, _ = two_photos
     x = model.head_inputs(images)
     assert x.shape == (2, model.aux_head_width + S.STATS_DIM)
-    square, _ = model._as_tensor(images)
+    square = model._as_tensor(images)
     assert torch.allclose(x[:, -S.STATS_DIM:], S.photo_stats(square, model.iasm(square).log_density.exp()))
     cfg.saliency = "none"  # the no-saliency ablation: uniform geometry
     g = model.head_inputs(images)[:, -S.GROUPS["geometry"]:]

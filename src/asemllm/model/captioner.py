@@ -162,7 +162,7 @@ class AestheticCaptioner(nn.Module):
 
     def _project(self, images):
         """-> (projected tokens (B, n, D), log-density or None, photo statistics or None)."""
-        images, photos = self._as_tensor(images)
+        images, photos = self._loaded(images)
         source = self.config.saliency
         if source not in SOURCES:
             raise ValueError(f"unknown saliency source {source!r}; choose one of {SOURCES}")
@@ -205,18 +205,24 @@ class AestheticCaptioner(nn.Module):
             return images.new_ones(images.shape[0], g * g)
         return F.adaptive_avg_pool2d(density, g).flatten(1)  # (B,1,h,w) -> (B, g*g)
 
-    def _as_tensor(self, images) -> tuple[torch.Tensor, list | None]:
-        """-> ((B, 3, S, S) in [0, 1] on the model's device, the loaded PIL photos or None for a tensor)."""
-        photos = None
-        if not isinstance(images, torch.Tensor):
-            from ..images import load_image, to_batch
+    def _loaded(self, images) -> tuple[torch.Tensor, list | None]:
+        """-> (_as_tensor(images), the loaded PIL photos, or None when `images` is a tensor already)."""
+        if isinstance(images, torch.Tensor):
+            return self._as_tensor(images), None
+        from ..images import load_image
 
-            photos = [load_image(im) for im in (images if isinstance(images, (list, tuple)) else [images])]
-            images = to_batch(photos, self.config.vision.image_size)
+        photos = [load_image(im) for im in (images if isinstance(images, (list, tuple)) else [images])]
+        return self._as_tensor(photos), photos
+
+    def _as_tensor(self, images) -> torch.Tensor:
+        if not isinstance(images, torch.Tensor):
+            from ..images import to_batch
+
+            images = to_batch(images, self.config.vision.image_size)
         s = self.config.vision.image_size
         if images.ndim != 4 or images.shape[1] != 3 or tuple(images.shape[-2:]) != (s, s):
             raise ValueError(f"images must be (B, 3, {s}, {s}) in [0,1], got {tuple(images.shape)}")
-        return images.to(self.device), photos
+        return images.to(self.device)
 
     # ---- text ----------------------------------------------------------------------------
     def prompt_text(self, prompt: str) -> str:
