@@ -197,8 +197,9 @@ def _critic(args) -> int:
         from .critic.head import noise_rules, refit_model
 
         _quiet()
+        native = noise_rules() if args.native else None
         print(json.dumps(refit_model(args.model, args.data, out=args.out, epochs=args.epochs, stats=args.stats,
-                                     native=noise_rules() if args.native else None, log=lambda text: print(text, file=sys.stderr, flush=True))))
+                                     native=native, log=lambda text: print(text, file=sys.stderr, flush=True))))
     elif args.action == "eval":
         from .critic.evaluate import measure_critic
         from .evaluation.run import load_model

@@ -3,8 +3,8 @@
 Sensor noise is a pixel-level property: a 12 MP photo shrunk to 224 px (a 64x area average) shows
 none of it, so no head over that copy can tell a clean photo from a grainy one (on NUS 401-500 the
 critic's head called 41 photos noisy, 19 rightly). These few numbers come from the photo as loaded,
-before it is squared and resized, with no learned parameters; the statistics head reads them
-beside `stats.photo_stats` (config.aux_stats_native).
+before it is squared and resized, with no learned parameters; a linear head branch reads them
+and alone decides the claims listed in config.aux_native (the critic's two noise claims).
 """
 
 from __future__ import annotations
