@@ -139,3 +139,18 @@ def test_cli_text_says_which_claims_the_measurements_back(shared_data, capsys):
                                    for x in lines), lines  # the teacher's claims are all backed
     mixed = [{"claim": "dof.moderate", "backed": False}, {"claim": "focus.sharp", "backed": True}]
     assert _backed(mixed) == " [1 of 2 claims backed by the measurements; not: dof.moderate]"
+
+
+def test_the_bundled_critic_decodes_over_the_teachers_vocabulary(critic):
+    """Its output layer keeps the teacher's few hundred tokens (and the end of turn), and what it
+    writes with them is still the teacher's claims."""
+    from skimage import data
+
+    from asemllm.critic.teacher import check_claims
+
+    model = critic.model
+    assert model is not None and 300 < len(model.output_ids) < 1500
+    assert model.lm.get_output_embeddings().weight.shape[0] == len(model.output_ids)
+    assert model._eos_ids() <= set(model.output_ids.tolist())
+    text = critic.critique(data.camera(), aspects=["use_of_camera"])["critique"]["use_of_camera"]
+    assert check_claims(text, {}), text

@@ -289,3 +289,36 @@ def test_merged_lora_gives_the_same_logits_with_plain_layers():
     attn = model.lm.model.layers[0].self_attn
     assert all(type(getattr(attn, n)) is nn.Linear for n in ("q_proj", "k_proj", "v_proj", "o_proj"))
     assert not any("lora" in n for n, _ in model.lm.named_parameters())
+
+
+def test_restricted_output_decodes_the_tokens_the_whole_vocabulary_chose(tiny, two_photos):
+    """Cut to a set holding every token the whole vocabulary's greedy decoding chose, the output
+    layer must give the same tokens (same prefix -> same logits -> same argmax in the set); cut
+    without them, only tokens of the set come out. A cut model refuses to train."""
+    from asemllm.model.generation import Sampling
+
+    model = tiny.eval()
+    photos, _ = two_photos
+    prompts = ["Describe the light.", "Critique the composition."]
+    whole = model.generate_ids(photos, prompts, Sampling(12, ignore_eos=True))
+    chosen = sorted(set(whole.flatten().tolist()))
+    model.restrict_output(chosen + [3, 5])
+    assert model.lm.get_output_embeddings().weight.shape[0] == len(model.output_ids) < 20
+    torch.testing.assert_close(model.generate_ids(photos, prompts, Sampling(12, ignore_eos=True)), whole)
+    with pytest.raises(ValueError, match="already"):
+        model.restrict_output(chosen)
+    from asemllm.build import build_model
+    from asemllm.config import tiny_config
+
+    torch.manual_seed(0)
+    model = build_model(tiny_config()).eval()  # the same weights, whole again
+    torch.testing.assert_close(model.generate_ids(photos, prompts, Sampling(12, ignore_eos=True)), whole)
+    others = [i for i in range(64) if i not in chosen]
+    model.restrict_output(others)
+    cut = model.generate_ids(photos, prompts, Sampling(12, ignore_eos=True))
+    assert set(cut.flatten().tolist()) <= set(model.output_ids.tolist())
+    with pytest.raises(ValueError, match="cannot be trained"):
+        model(photos, prompts, ["soft light", "centred"])
+    with pytest.raises(ValueError, match="sorted, distinct and below"):
+        from asemllm.model.language_model import restrict_output
+        restrict_output(model.lm, [10 ** 9])

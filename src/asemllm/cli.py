@@ -201,11 +201,11 @@ def _critic(args) -> int:
         print(json.dumps(refit_model(args.model, args.data, out=args.out, epochs=args.epochs, stats=args.stats,
                                      native=native, log=lambda text: print(text, file=sys.stderr, flush=True))))
     elif args.action == "eval":
+        from .critic.api import for_inference
         from .critic.evaluate import measure_critic
-        from .evaluation.run import load_model
 
         _quiet()
-        model = None if args.model == "teacher" else load_model(args.model)
+        model = None if args.model == "teacher" else for_inference(args.model)  # as the critic runs it
         result = measure_critic(model, args.root or _shared(), limit=args.limit,
                                 log=lambda text: print(text, file=sys.stderr, flush=True))  # minutes per model
         if args.out:

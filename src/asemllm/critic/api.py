@@ -156,19 +156,24 @@ def load(path_or_hf_id: str | None = None) -> Critic:
     if path_or_hf_id == "teacher" or (path_or_hf_id is None and not (BUNDLED / "config.json").is_file()):
         return Critic()
     if path_or_hf_id is None:
-        return Critic(_for_inference(str(BUNDLED)), name=f"asemllm-critic {_version()} (ASE-MLLM trained on "
+        return Critic(for_inference(str(BUNDLED)), name=f"asemllm-critic {_version()} (ASE-MLLM trained on "
                       "teacher critiques of real photos; see the README model card)")
-    return Critic(_for_inference(path_or_hf_id))
+    return Critic(for_inference(path_or_hf_id))
 
 
-def _for_inference(path: str):
-    """The model at `path`, in eval mode, its LoRA folded into the LM's weights (the same tokens,
-    ~12% faster decoding here; the critic never trains)."""
+def for_inference(path: str):
+    """The model at `path` as the critic runs it: in eval mode, its LoRA folded into the LM's
+    weights (the same tokens, ~12% faster decoding); a model trained on the teacher's critiques
+    (`findings`) decodes over the teacher's vocabulary alone (one photo ~20% faster, see
+    `asemllm.critic.vocabulary`). It can no longer be trained."""
     from ..evaluation.run import load_model
     from ..model.language_model import merge_lora
+    from .vocabulary import output_ids
 
     model = load_model(path).eval()
     merge_lora(model.lm)
+    if model.config.findings:
+        model.restrict_output(output_ids(model.tokenizer))
     return model
 
 

@@ -535,7 +535,11 @@ def _sentence(clause: str) -> str:
 
 def render(rule: Rule, v: dict, phrasing: int, advice: int | None, label: str | None = None) -> str:
     """One sentence: the chosen phrasing, plus the chosen advice when given."""
-    slots = {"subject": _subject(label), **rule.fill(v)}
+    return render_slots(rule, {"subject": _subject(label), **rule.fill(v)}, phrasing, advice)
+
+
+def render_slots(rule: Rule, slots: dict[str, str], phrasing: int, advice: int | None) -> str:
+    """The sentence with its slots ({subject}, {ev}, ...) filled as given."""
     text = rule.phrasings[phrasing].format(**slots)
     if advice is not None:
         text += "; " + rule.advice[advice].format(**slots)

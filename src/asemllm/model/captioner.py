@@ -98,6 +98,7 @@ class AestheticCaptioner(nn.Module):
         self.image_token_id = tokenizer.convert_tokens_to_ids(config.lm.image_token)
         if self.image_token_id is None or self.image_token_id == tokenizer.unk_token_id:
             raise ValueError(f"tokenizer has no image token {config.lm.image_token!r}")
+        self.output_ids: torch.Tensor | None = None  # set by restrict_output: logit k is token output_ids[k]
 
     @property
     def num_image_tokens(self) -> int:
@@ -270,6 +271,9 @@ class AestheticCaptioner(nn.Module):
     def forward(self, images, prompts: list[str], answers: list[str] | None = None,
                 targets: torch.Tensor | None = None) -> CaptionerOutput:
         """`targets` (B, aux_targets) in [0, 1], NaN where unknown: adds the auxiliary head's loss."""
+        if answers is not None and self.output_ids is not None:
+            raise ValueError("this model's output layer was cut to the tokens it writes (restrict_output), "
+                             "for inference only: it cannot be trained")
         embeds, mask, labels, log_density, aux_logits = self._embed(images, prompts, answers)
         logits = self.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions(mask)).logits
         loss = None
@@ -306,7 +310,17 @@ class AestheticCaptioner(nn.Module):
         prefix, rest, mask = self._prefix_embed(images, prompts, repeat, encoded)
         gen = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
         return decode(self.lm, rest, mask, self._eos_ids(), self.tokenizer.pad_token_id, sampling,
-                      use_cache=use_cache, generator=gen, prefix=prefix)
+                      use_cache=use_cache, generator=gen, prefix=prefix, vocab=self.output_ids)
+
+    def restrict_output(self, ids: list[int]) -> None:
+        """Decode over the tokens `ids` alone (plus the end of turn), for inference: a model that
+        only ever learned to write those (the teacher's critiques, `asemllm.critic.vocabulary`)
+        scores a few hundred tokens per step instead of the LM's whole vocabulary."""
+        from .language_model import restrict_output
+
+        if self.output_ids is not None:
+            raise ValueError(f"the output layer is already cut to {len(self.output_ids)} tokens")
+        self.output_ids = restrict_output(self.lm, sorted(set(ids) | self._eos_ids()))
 
     def _prefix_embed(self, images, prompts, repeat: int, encoded: Encoded | None):
         """-> (Prefix: each image's chat start and image slots, once; what follows them per prompt

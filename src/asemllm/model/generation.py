@@ -54,8 +54,10 @@ class Prefix(NamedTuple):
 @torch.no_grad()
 def decode(lm: nn.Module, embeds: torch.Tensor, attention_mask: torch.Tensor, eos_ids: set[int],
            pad_id: int, s: Sampling, use_cache: bool = True,
-           generator: torch.Generator | None = None, prefix: Prefix | None = None) -> torch.Tensor:
+           generator: torch.Generator | None = None, prefix: Prefix | None = None,
+           vocab: torch.Tensor | None = None) -> torch.Tensor:
     """embeds (B,T,D) left-padded -> new token ids (B, <= max_new_tokens), pad after each end.
+    `vocab` (V,): the token id of each logit when the LM's output layer scores only those.
 
     With the cache, rows that have ended leave the batch (their cache rows are dropped, a quarter
     of the batch at a time), so a batch costs about what its live sequences cost, not its longest
@@ -75,7 +77,8 @@ def decode(lm: nn.Module, embeds: torch.Tensor, attention_mask: torch.Tensor, eo
     done = torch.zeros(B, dtype=torch.bool, device=embeds.device)  # ended rows still in the batch
     steps = 0
     for step in range(s.max_new_tokens):
-        tok = next_token(logits, s, generator).masked_fill(done, pad_id)
+        tok = next_token(logits, s, generator)
+        tok = (tok if vocab is None else vocab[tok]).masked_fill(done, pad_id)
         out[live, step] = tok
         steps = step + 1
         if not s.ignore_eos:

@@ -46,3 +46,22 @@ def merge_lora(lm: nn.Module) -> int:
         parent, _, child = name.rpartition(".")
         setattr(lm.get_submodule(parent) if parent else lm, child, module.get_base_layer())
     return len(targets)
+
+
+def restrict_output(lm: nn.Module, ids: list[int]) -> torch.Tensor:
+    """Keep only the output layer's rows `ids`, for inference: the logits then score those tokens
+    alone, and a step reads len(ids) rows of it instead of the whole vocabulary (SmolLM2: 49,152
+    x 576, a fifth of its weights). The input embeddings stay whole (the prompts use any token).
+    -> ids (K,) as a tensor: logit k is token ids[k]."""
+    head = lm.get_output_embeddings()
+    if ids != sorted(set(ids)) or not 0 <= ids[0] <= ids[-1] < head.weight.shape[0]:
+        raise ValueError(f"output ids must be sorted, distinct and below {head.weight.shape[0]}: "
+                         f"got {len(ids)} from {ids[:1]} to {ids[-1:]}")
+    kept = torch.tensor(ids, device=head.weight.device)
+    small = nn.Linear(head.in_features, len(ids), bias=head.bias is not None,
+                      device=head.weight.device, dtype=head.weight.dtype)
+    small.weight = nn.Parameter(head.weight.detach()[kept].clone(), requires_grad=False)  # untied: a copy
+    if head.bias is not None:
+        small.bias = nn.Parameter(head.bias.detach()[kept].clone(), requires_grad=False)
+    lm.set_output_embeddings(small)
+    return kept
