@@ -131,7 +131,9 @@ def test_refit_with_native_decides_its_targets_from_the_native_statistics_alone(
         p, p0 = model.aux_probabilities(photos), before.aux_probabilities(photos)
         own = torch.sigmoid(model.aux_native_head(native_stats([Image.open(f).convert("RGB") for f in photos])))
     assert torch.allclose(p[:, 0], own[:, 0], atol=1e-6)  # target 0: the native branch alone
-    assert torch.equal(p[:, 1], p0[:, 1])  # the other target does not move
+    # the other target does not move, up to the last float digits: the head's input is wider now, and
+    # the product over its slice may sum in another order (seen on an AMD CPU, not on an Intel one)
+    torch.testing.assert_close(p[:, 1], p0[:, 1], rtol=0, atol=1e-6)
     with pytest.raises(ValueError, match="one new head branch at a time"):
         H.refit_model(str(tmp_path / "native"), str(tmp_path / "train.jsonl"), stats=True, native=[0])
     with pytest.raises(ValueError, match=r"aux_native targets \[5\] are not among the head's 2"):
