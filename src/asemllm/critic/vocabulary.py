@@ -62,11 +62,11 @@ def _slot_shapes(rule) -> dict[tuple, dict[str, str]]:
     return shapes
 
 
-def output_ids(tokenizer, also: set[int] = frozenset()) -> list[int]:
+def output_ids(tokenizer) -> list[int]:
     """The token ids of everything the teacher writes, as a critique's first sentence and after a
-    space (as its later ones), plus `also` (the end-of-turn ids), sorted."""
+    space (as its later ones), sorted (`restrict_output` adds the end of turn)."""
     texts = [*teacher_sentences(), *slot_values()]
-    ids = set(also)
+    ids = set()
     for batch in (texts, [" " + t for t in texts]):
         for row in tokenizer(batch, add_special_tokens=False)["input_ids"]:
             ids.update(row)
