@@ -12,10 +12,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-# attribute values to fill the slots with: every whole and half unit to +-100, and fractions of 1
-# (subject_size is a fraction, said in %): a slot's words all show up, and its numbers' digits
-_GRID = sorted({k / 4 for k in range(-400, 401)} | {k / 100 for k in range(101)})
-
 
 class _Everywhere(dict):
     """{any attribute: x}: what a rule's fill reads, whatever its name."""
@@ -34,11 +30,11 @@ def teacher_sentences() -> tuple[str, ...]:
     ("1 stop" / "2.5 stops", "rising" / "falling to the right", "under 1%" / "37%"); numbers
     themselves are in `slot_values`. The subject is "the subject": the critic writes that, and
     the photo's label replaces it after decoding (`asemllm.critic.api.name_subject`)."""
-    from .teacher import ALL_RULES, render_slots
+    from .teacher import render_slots
 
     out = []
-    for rule in ALL_RULES:
-        for slots in _slot_shapes(rule).values():
+    for rule, fillings in _fillings():
+        for slots in _shapes(fillings):
             slots = {"subject": "the subject", **slots}
             for p in range(len(rule.phrasings)):
                 out += [render_slots(rule, slots, p, a) for a in (None, *range(len(rule.advice)))]
@@ -48,18 +44,26 @@ def teacher_sentences() -> tuple[str, ...]:
 @lru_cache(maxsize=1)
 def slot_values() -> tuple[str, ...]:
     """Every distinct way a slot reads over the grid ("2.5 stops", "38%", "counter-clockwise")."""
+    return tuple(sorted({v for _, fillings in _fillings() for slots in fillings for v in slots.values()}))
+
+
+@lru_cache(maxsize=1)
+def _fillings() -> list[tuple]:
+    """[(rule, its slot fillings for each attribute value of the grid)]. The grid: every whole
+    and half unit to +-100, and fractions of 1 (subject_size is a fraction, said in %), so that
+    every word a slot can read shows up, and its numbers' digits."""
     from .teacher import ALL_RULES
 
-    return tuple(sorted({v for rule in ALL_RULES for x in _GRID for v in rule.fill(_Everywhere(x)).values()}))
+    grid = sorted({k / 4 for k in range(-400, 401)} | {k / 100 for k in range(101)})
+    return [(rule, [rule.fill(_Everywhere(x)) for x in grid]) for rule in ALL_RULES]
 
 
-def _slot_shapes(rule) -> dict[tuple, dict[str, str]]:
-    """One slot filling per shape: the fillings over the grid, told apart with digits ignored."""
+def _shapes(fillings: list[dict[str, str]]) -> list[dict[str, str]]:
+    """One filling per shape: the fillings told apart with digits ignored ("2.5 stops" = "10 stops")."""
     shapes = {}
-    for x in _GRID:
-        slots = rule.fill(_Everywhere(x))
+    for slots in fillings:
         shapes.setdefault(tuple((k, re.sub(r"\d+", "0", v)) for k, v in sorted(slots.items())), slots)
-    return shapes
+    return list(shapes.values())
 
 
 def output_ids(tokenizer) -> list[int]:
