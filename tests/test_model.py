@@ -208,6 +208,8 @@ def test_shared_prefix_decodes_what_the_full_prompts_decode(tiny, monkeypatch, p
     for use_cache in (True, False):
         got = tiny.generate_ids(images, prompts, Sampling(10), use_cache=use_cache, repeat=3)
         assert torch.equal(got, expected), use_cache
+    one = tiny.generate_ids(images[1:], prompts[4:5], Sampling(10))  # one row: prefix and rest in one pass
+    assert torch.equal(one[0], expected[4, :one.shape[1]]) and (expected[4, one.shape[1]:] == pad).all()
 
 
 def test_length_groups_minimise_padding_plus_passes():

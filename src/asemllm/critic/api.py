@@ -168,12 +168,13 @@ def for_inference(path: str):
     `asemllm.critic.vocabulary`). It can no longer be trained."""
     from ..evaluation.run import load_model
     from ..model.language_model import merge_lora
-    from .vocabulary import output_ids
+    from .vocabulary import TeacherDrafts, output_ids
 
     model = load_model(path).eval()
     merge_lora(model.lm)
     if model.config.findings:
         model.restrict_output(output_ids(model.tokenizer))
+        model.drafter = TeacherDrafts(model.tokenizer, model.config.prompts)
     return model
 
 

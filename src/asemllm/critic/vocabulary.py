@@ -30,15 +30,25 @@ def teacher_sentences() -> tuple[str, ...]:
     ("1 stop" / "2.5 stops", "rising" / "falling to the right", "under 1%" / "37%"); numbers
     themselves are in `slot_values`. The subject is "the subject": the critic writes that, and
     the photo's label replaces it after decoding (`asemllm.critic.api.name_subject`)."""
+    return tuple(dict.fromkeys(s for bare, advised in _rule_sentences().values() for s in bare + advised))
+
+
+@lru_cache(maxsize=1)
+def _rule_sentences() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """rule id -> (its sentences without advice, its sentences with each advice; none if it has
+    no advice), over its slots' shapes."""
     from .teacher import render_slots
 
-    out = []
+    out = {}
     for rule, fillings in _fillings():
+        bare, advised = [], []
         for slots in _shapes(fillings):
             slots = {"subject": "the subject", **slots}
             for p in range(len(rule.phrasings)):
-                out += [render_slots(rule, slots, p, a) for a in (None, *range(len(rule.advice)))]
-    return tuple(dict.fromkeys(out))
+                bare.append(render_slots(rule, slots, p, None))
+                advised += [render_slots(rule, slots, p, a) for a in range(len(rule.advice))]
+        out[rule.id] = (tuple(dict.fromkeys(bare)), tuple(dict.fromkeys(advised)))
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -75,3 +85,52 @@ def output_ids(tokenizer) -> list[int]:
         for row in tokenizer(batch, add_special_tokens=False)["input_ids"]:
             ids.update(row)
     return sorted(ids)
+
+
+class TeacherDrafts:
+    """Guesses of a critique's next tokens (`asemllm.model.drafting`) from the sentences the
+    teacher would write for its prompt: the prompt's findings name the rules, in the order the
+    critique states them (`findings.prompt_for`), so only their phrasings are looked up, each
+    followed by the next rule's commonest start, the last by the end of turn. A prompt without
+    findings gets guesses from every sentence."""
+
+    def __init__(self, tokenizer, prompts: dict[str, str]):
+        self.tokenizer = tokenizer
+        self.aspect_of = {text: aspect for aspect, text in prompts.items()}
+        self.end = tokenizer.convert_tokens_to_ids("<|im_end|>")  # ChatML end of turn
+        self._drafters: dict[tuple, object] = {}
+
+    def for_prompt(self, prompt: str):
+        text, _, found = prompt.rpartition("\nFindings: ")
+        aspect = self.aspect_of.get(text)
+        rules = tuple(r for r in found.rstrip(".").split(", ") if r in _rule_sentences()) if aspect else None
+        key = (aspect == "general_impression", rules)
+        if key not in self._drafters:
+            self._drafters[key] = self._build(*key)
+        return self._drafters[key]
+
+    def _build(self, summary: bool, rules: tuple[str, ...] | None):
+        from ..model.drafting import Drafter
+
+        if not rules:
+            return Drafter(self._tokens(teacher_sentences(), True) + self._tokens(teacher_sentences(), False))
+        said = [self._said(rule, summary, i == 0) for i, rule in enumerate(rules)]
+        nexts = [_commonest_start(s) for s in said[1:]] + [[self.end]]
+        return Drafter([seq + after for sents, after in zip(said, nexts) for seq in sents])
+
+    def _said(self, rule: str, summary: bool, first: bool) -> list[list[int]]:
+        """A rule's sentences as the critique would state them (the general impression gives no
+        advice), as its first sentence or after another."""
+        bare, advised = _rule_sentences()[rule]
+        return self._tokens(bare if summary or not advised else advised, first)
+
+    def _tokens(self, texts, first: bool) -> list[list[int]]:
+        texts = list(texts) if first else [" " + t for t in texts]
+        return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+
+def _commonest_start(sentences: list[list[int]], n: int = 3) -> list[int]:
+    """The first n tokens most of the sentences begin with."""
+    from collections import Counter
+
+    return list(Counter(tuple(s[:n]) for s in sentences).most_common(1)[0][0])

@@ -99,6 +99,8 @@ class AestheticCaptioner(nn.Module):
         if self.image_token_id is None or self.image_token_id == tokenizer.unk_token_id:
             raise ValueError(f"tokenizer has no image token {config.lm.image_token!r}")
         self.output_ids: torch.Tensor | None = None  # set by restrict_output: logit k is token output_ids[k]
+        # for inference: what guesses each prompt's next tokens (.for_prompt -> asemllm.model.drafting.Drafter)
+        self.drafter = None
 
     @property
     def num_image_tokens(self) -> int:
@@ -310,7 +312,14 @@ class AestheticCaptioner(nn.Module):
         prefix, rest, mask = self._prefix_embed(images, prompts, repeat, encoded)
         gen = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
         return decode(self.lm, rest, mask, self._eos_ids(), self.tokenizer.pad_token_id, sampling,
-                      use_cache=use_cache, generator=gen, prefix=prefix, vocab=self.output_ids)
+                      use_cache=use_cache, generator=gen, prefix=prefix, vocab=self.output_ids,
+                      drafters=self._drafters(prompts, sampling, use_cache))
+
+    def _drafters(self, prompts: list[str], sampling: Sampling, use_cache: bool):
+        """Each prompt's guesser of its next tokens, when decoding can check guesses (greedy, cached)."""
+        if self.drafter is None or sampling.do_sample or not use_cache:
+            return None
+        return [self.drafter.for_prompt(p) for p in prompts]
 
     def restrict_output(self, ids: list[int]) -> None:
         """Decode over the tokens `ids` alone (plus the end of turn), for inference: a model that

@@ -55,17 +55,22 @@ class Prefix(NamedTuple):
 def decode(lm: nn.Module, embeds: torch.Tensor, attention_mask: torch.Tensor, eos_ids: set[int],
            pad_id: int, s: Sampling, use_cache: bool = True,
            generator: torch.Generator | None = None, prefix: Prefix | None = None,
-           vocab: torch.Tensor | None = None) -> torch.Tensor:
+           vocab: torch.Tensor | None = None, drafters: list | None = None) -> torch.Tensor:
     """embeds (B,T,D) left-padded -> new token ids (B, <= max_new_tokens), pad after each end.
     `vocab` (V,): the token id of each logit when the LM's output layer scores only those.
+    `drafters` (a `asemllm.model.drafting.Drafter` per row): while few rows decode greedily with
+    the cache, each pass also checks the tokens they guess next and keeps those the LM would have
+    chosen.
 
     With the cache, rows that have ended leave the batch (their cache rows are dropped, a quarter
     of the batch at a time), so a batch costs about what its live sequences cost, not its longest
     one times its size. With a `prefix`, `embeds` holds what follows it in each row (padding sits
     between the two)."""
+    from .drafting import guesses_per_row
+
     B = embeds.shape[0]
-    live = torch.arange(B, device=embeds.device)  # original row of each row still decoding
-    eos = torch.tensor(sorted(eos_ids), device=embeds.device)
+    live = torch.arange(B)  # original row of each row still decoding
+    rows = _Rows(B, eos_ids, s)
     step_fn = _Step(lm)
     if use_cache:
         logits, cache, mask = _prefill(step_fn, embeds, attention_mask, prefix)
@@ -73,51 +78,124 @@ def decode(lm: nn.Module, embeds: torch.Tensor, attention_mask: torch.Tensor, eo
         cache = None
         inputs, mask = _joined(prefix, embeds, attention_mask)
         logits = step_fn(inputs, mask, None)
-    out = torch.full((B, s.max_new_tokens), pad_id, dtype=torch.long, device=embeds.device)
-    done = torch.zeros(B, dtype=torch.bool, device=embeds.device)  # ended rows still in the batch
-    steps = 0
-    for step in range(s.max_new_tokens):
-        tok = next_token(logits, s, generator)
-        tok = (tok if vocab is None else vocab[tok]).masked_fill(done, pad_id)
-        out[live, step] = tok
-        steps = step + 1
-        if not s.ignore_eos:
-            done = done | torch.isin(tok, eos)
-            if done.all():
-                break
-        new = lm.get_input_embeddings()(tok[:, None])  # (b, 1, D)
+    tok = _chosen(logits, s, generator, vocab)[:, 0]  # (b,)
+    done = torch.zeros(B, dtype=torch.bool)  # ended rows still in the batch
+    while True:
+        done = rows.emit(live, tok, done)
+        if bool(done.all()):
+            break
         # ended rows leave a quarter of the batch at a time: each leaving copies the whole cache,
         # and a few dead rows for a few steps cost less than a copy per row
         if use_cache and int(done.sum()) > len(done) // 4:
             keep = (~done).nonzero().squeeze(1)
-            cache.batch_select_indices(keep)
-            live, new, mask, done = live[keep], new[keep], mask[keep], done[keep]
-        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+            on = keep.to(mask.device)
+            cache.batch_select_indices(on)
+            live, tok, mask, done = live[keep], tok[on], mask[on], done[keep]
+        k = guesses_per_row(len(live)) if drafters is not None and use_cache and not s.do_sample else 0
+        drafts = [[] if d else drafters[r].propose(rows.tokens[r], k) for r, d in zip(live.tolist(), done)] \
+            if k > 0 else [[]] * len(live)
+        ids, new_mask = _with_drafts(tok, drafts, pad_id)  # (b, w) each
+        new = lm.get_input_embeddings()(ids)  # (b, w, D)
+        mask = torch.cat([mask, new_mask], dim=1)
         if use_cache:  # the cache holds the past: feed only what is new
-            logits = step_fn(new, mask, cache)
+            logits = step_fn(new, mask, cache, keep=ids.shape[1])
         else:
             inputs = torch.cat([inputs, new], dim=1)
             logits = step_fn(inputs, mask, None)
-    return out[:, :steps]
+        chosen = _chosen(logits, s, generator, vocab)  # (b, w): the LM's token after each input
+        tok, mask, ended = _checked(rows, live, drafts, chosen, mask, cache)
+        done = done | ended
+    return rows.as_tensor(pad_id, embeds.device)
+
+
+class _Rows:
+    """Each row's tokens so far, as Python lists (rows grow by different counts when drafting)."""
+
+    def __init__(self, n: int, eos_ids: set[int], s: Sampling):
+        self.tokens: list[list[int]] = [[] for _ in range(n)]
+        self.eos = set() if s.ignore_eos else set(eos_ids)
+        self.limit = s.max_new_tokens
+
+    def append(self, row: int, token: int) -> bool:
+        """Add a token to a row -> has the row ended (its end of turn, or max_new_tokens)?"""
+        self.tokens[row].append(token)
+        return token in self.eos or len(self.tokens[row]) >= self.limit
+
+    def emit(self, live: torch.Tensor, tok: torch.Tensor, done: torch.Tensor) -> torch.Tensor:
+        """Append each live row's next token (unless ended) -> the updated `done`."""
+        return torch.tensor([d or self.append(r, t) for r, t, d in zip(live.tolist(), tok.tolist(), done.tolist())],
+                            dtype=torch.bool)
+
+    def as_tensor(self, pad_id: int, device) -> torch.Tensor:
+        width = max(map(len, self.tokens))
+        out = torch.full((len(self.tokens), width), pad_id, dtype=torch.long)
+        for i, row in enumerate(self.tokens):
+            out[i, :len(row)] = torch.tensor(row, dtype=torch.long)
+        return out.to(device)
+
+
+def _chosen(logits: torch.Tensor, s: Sampling, generator, vocab) -> torch.Tensor:
+    """logits (b, w, V) -> token ids (b, w)."""
+    b, w, V = logits.shape
+    tok = next_token(logits.reshape(b * w, V), s, generator).view(b, w)
+    return tok if vocab is None else vocab[tok]
+
+
+def _with_drafts(tok: torch.Tensor, drafts: list[list[int]], pad_id: int):
+    """Each row's next token and its guesses after it -> ids (b, w) and their mask (b, w) (0 where
+    a row has fewer guesses than the widest)."""
+    w = 1 + max(map(len, drafts))
+    ids = torch.full((len(drafts), w), pad_id, dtype=torch.long)
+    mask = torch.zeros(len(drafts), w, dtype=torch.long)
+    ids[:, 0], mask[:, 0] = tok.cpu(), 1
+    for i, d in enumerate(drafts):
+        ids[i, 1:1 + len(d)] = torch.tensor(d, dtype=torch.long)
+        mask[i, 1:1 + len(d)] = 1
+    return ids.to(tok.device), mask.to(tok.device)
+
+
+def _checked(rows: _Rows, live: torch.Tensor, drafts, chosen: torch.Tensor, mask: torch.Tensor, cache):
+    """Keep each row's guesses up to the first the LM would not have chosen -> (each row's next
+    token (b,), the mask with the rejected guesses' positions zeroed and those no row kept cut
+    off, which rows ended on a kept guess (b,)). The cache keeps a row's rejected positions
+    where another row kept more (masked: never read again)."""
+    from .kv_cache import crop
+
+    pick = chosen.tolist()
+    start = mask.shape[1] - chosen.shape[1]  # this pass's first position
+    kept, ended = [], []
+    for j, (r, d) in enumerate(zip(live.tolist(), drafts)):
+        a = 0
+        while a < len(d) and d[a] == pick[j][a]:
+            a += 1
+        ended.append(any(rows.append(r, t) for t in d[:a]))  # any() stops at the first end
+        kept.append(a)
+        mask[j, start + 1 + a:] = 0
+    tok = chosen[torch.arange(len(kept)), torch.tensor(kept)]
+    width = start + 1 + max(kept)
+    if cache is not None and width < mask.shape[1]:
+        crop(cache, width)
+    return tok, mask[:, :width], torch.tensor(ended, dtype=torch.bool)
 
 
 class _Step:
     """One forward pass: inputs (b, t, D), the mask of everything so far (b, T) -> the last
-    position's logits (b, V); with a cache, appends the inputs' keys and values to it."""
+    `keep` positions' logits (b, keep, V); with a cache, appends the inputs' keys and values to it."""
 
     def __init__(self, lm: nn.Module):
         params = inspect.signature(lm.forward).parameters
         self.lm = lm
         # transformers >= 5.2x calls the KV cache `cache`; earlier releases `past_key_values`
         self.cache_arg = "cache" if "cache" in params else "past_key_values"
-        # only the last position's logits are needed: skips a (t x vocab) matmul in the prefill
-        self.extra = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
+        # only the last positions' logits are needed: skips a (t x vocab) matmul in the prefill
+        self.keeps = "logits_to_keep" in params
 
-    def __call__(self, inputs: torch.Tensor, mask: torch.Tensor, cache) -> torch.Tensor:
+    def __call__(self, inputs: torch.Tensor, mask: torch.Tensor, cache, keep: int = 1) -> torch.Tensor:
         pos = positions(mask)[:, -inputs.shape[1]:]
+        extra = {"logits_to_keep": keep} if self.keeps else {}
         res = self.lm(inputs_embeds=inputs, attention_mask=mask, position_ids=pos, use_cache=cache is not None,
-                      **{self.cache_arg: cache}, **self.extra)
-        return res.logits[:, -1]
+                      **{self.cache_arg: cache}, **extra)
+        return res.logits[:, -keep:]
 
 
 def _joined(prefix: Prefix | None, rest: torch.Tensor, rest_mask: torch.Tensor):
@@ -135,10 +213,12 @@ def _prefill(step: _Step, rest, rest_mask, prefix: Prefix | None):
     Each distinct prefix is read once and its cache copied to the rows that share it (a photo's
     seven aspects cost one prefix). What follows is read in groups of rows of similar length, so
     little of the compute goes to padding; the groups' caches are then joined, each padded to the
-    longest row (the padding sits between prefix and rest, where the mask already has it)."""
-    if prefix is None:
+    longest row (the padding sits between prefix and rest, where the mask already has it). One
+    row and its prefix are read in one pass: there is nothing to share, and a pass costs ~70 ms."""
+    if prefix is None or len(prefix.rows) == 1:
+        inputs, mask = _joined(prefix, rest, rest_mask)
         cache = _new_cache()
-        return step(rest, rest_mask, cache), cache, rest_mask
+        return step(inputs, mask, cache), cache, mask
     rows = prefix.rows.to(rest.device)
     ones = rest_mask.new_ones(prefix.embeds.shape[:2])  # (P, Tp)
     start = _new_cache()

@@ -64,3 +64,10 @@ def _with_room(old: torch.Tensor, new: torch.Tensor, capacity: int) -> torch.Ten
 
 def roomy_cache() -> Cache:
     return Cache(layer_class_to_replicate=RoomyLayer)
+
+
+def crop(cache: Cache, length: int) -> None:
+    """Keep the first `length` positions of every layer (the guesses a drafted pass rejected go).
+    The kept part is a view of the same buffer, so the next write lands right after it."""
+    for layer in cache.layers:
+        layer.keys, layer.values = layer.keys[:, :, :length], layer.values[:, :, :length]
