@@ -91,8 +91,8 @@ class TeacherDrafts:
     """Guesses of a critique's next tokens (`asemllm.model.drafting`) from the sentences the
     teacher would write for its prompt: the prompt's findings name the rules, in the order the
     critique states them (`findings.prompt_for`), so only their phrasings are looked up, each
-    followed by the next rule's commonest start, the last by the end of turn. A prompt without
-    findings gets guesses from every sentence."""
+    followed by the next rule's commonest start, the last by the end of turn. Another prompt gets
+    guesses from every sentence."""
 
     def __init__(self, tokenizer, prompts: dict[str, str]):
         self.tokenizer = tokenizer
@@ -103,17 +103,25 @@ class TeacherDrafts:
     def for_prompt(self, prompt: str):
         text, _, found = prompt.rpartition("\nFindings: ")
         aspect = self.aspect_of.get(text)
-        rules = tuple(r for r in found.rstrip(".").split(", ") if r in _rule_sentences()) if aspect else None
-        key = (aspect == "general_impression", rules)
+        # not a findings prompt of this model: any of the teacher's sentences (built once, ~0.5 s)
+        key = (aspect == "general_impression", tuple(found.rstrip(".").split(", "))) if aspect else None
         if key not in self._drafters:
-            self._drafters[key] = self._build(*key)
+            if len(self._drafters) > 4096:  # a server sees ever new findings: keep the memory bounded
+                self._drafters.clear()
+            self._drafters[key] = self._build(*key) if key else self._any()
         return self._drafters[key]
 
-    def _build(self, summary: bool, rules: tuple[str, ...] | None):
+    def _any(self):
         from ..model.drafting import Drafter
 
-        if not rules:
-            return Drafter(self._tokens(teacher_sentences(), True) + self._tokens(teacher_sentences(), False))
+        return Drafter(self._tokens(teacher_sentences(), True) + self._tokens(teacher_sentences(), False))
+
+    def _build(self, summary: bool, rules: tuple[str, ...]):
+        """The drafter for one aspect's findings (~20 ms); for "none" it guesses nothing (the
+        teacher writes nothing: the end of turn comes first)."""
+        from ..model.drafting import Drafter
+
+        rules = [r for r in rules if r in _rule_sentences()]
         said = [self._said(rule, summary, i == 0) for i, rule in enumerate(rules)]
         nexts = [_commonest_start(s) for s in said[1:]] + [[self.end]]
         return Drafter([seq + after for sents, after in zip(said, nexts) for seq in sents])

@@ -66,10 +66,12 @@ def _agreed(after: Counter, agree: float) -> tuple[int, ...]:
         after = Counter({seq: c for seq, c in after.items() if seq[:len(path)] == path})
 
 
-# How many tokens (rows x (1 + guesses)) a drafted pass reads at most. On 2 cores a pass of up to
-# about this many costs little more than one of a single token (the weights' streaming dominates);
-# wider, the guesses that fail cost real compute, and a batch of 56 rows decodes plainly.
-DRAFT_TOKENS = 24
+# How many tokens (rows x (1 + guesses)) a drafted pass reads at most. A pass of 1 row and 9
+# tokens costs about 1.5x a pass of 1 token (2 cores: the weights' streaming dominates), and 7 rows
+# x 9 tokens about what 56 rows x 1 cost; wider, the guesses that fail cost real compute. In an
+# A/B of the bundled critic (AMD EPYC, 2 cores) 64 beat 24 for one photo's 7 rows (5.0-5.6 vs
+# 5.6 s; plain 7.6-8.5 s) and 112 (k = 1 at 56 rows) made the batch of 8 slower than plain.
+DRAFT_TOKENS = 64
 MAX_GUESSES = 8
 
 
