@@ -3,7 +3,7 @@ model is known to imitate (the critic: every sentence the teacher can write).
 
 One pass of the LM over a row's next token and a few guessed ones after it costs little more than
 a pass over the token alone when few rows decode (the pass streams all the weights either way:
-2 cores, SmolLM2-135M, see README "Speed"). The pass's own greedy choice at each position says
+2 cores, SmolLM2-135M, see README "Benchmarks": "Guessed tokens"). The pass's own greedy choice at each position says
 how many guesses hold; those are kept, with the choice after the last one, so the text is the
 one plain greedy decoding writes (up to float ties: a wider pass sums in another order).
 """
