@@ -98,7 +98,7 @@ class TeacherDrafts:
         self.tokenizer = tokenizer
         self.aspect_of = {text: aspect for aspect, text in prompts.items()}
         self.end = tokenizer.convert_tokens_to_ids("<|im_end|>")  # ChatML end of turn
-        self._drafters: dict[tuple, object] = {}
+        self._drafters: dict[tuple | None, object] = {}  # findings key -> Drafter (None: another prompt)
 
     def for_prompt(self, prompt: str):
         text, _, found = prompt.rpartition("\nFindings: ")
