@@ -5,6 +5,7 @@ SmolLM2's 49,152 tokens). Decoding over them alone (`AestheticCaptioner.restrict
 the product that scores the next token, a fifth of the LM's weights read at every step, to a few
 hundred rows. What the critic could write beyond them was never taught: its rare garbles
 ("Colour casts target a part of the picture"), which the claim checker cannot back anyway.
+The same sentences, for a prompt's findings, guess the critic's next tokens (`TeacherDrafts`).
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ class TeacherDrafts:
         return Drafter(self._tokens(teacher_sentences(), True) + self._tokens(teacher_sentences(), False))
 
     def _build(self, summary: bool, rules: tuple[str, ...]):
-        """The drafter for one aspect's findings (~20 ms); for "none" it guesses nothing (the
+        """The drafter for one aspect's findings (a few ms); for "none" it guesses nothing (the
         teacher writes nothing: the end of turn comes first)."""
         from ..model.drafting import Drafter
 

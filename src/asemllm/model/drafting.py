@@ -25,23 +25,27 @@ class Drafter:
     def __init__(self, sequences: list[list[int]], key: int = 4, length: int = 8, agree: float = 0.6):
         if key < 1 or length < 1:
             raise ValueError(f"key {key} and length {length} must be at least 1")
-        self.key = key
-        follows: list[dict[tuple, Counter]] = [{} for _ in range(key + 1)]  # [n][run of n] -> what follows
+        self.key, self.agree = key, agree
+        self.follows: dict[tuple, Counter] = {}  # run of 1..key tokens -> the continuations after it
         for seq in sequences:
             for i in range(1, len(seq)):
                 after = tuple(seq[i:i + length])
                 for n in range(1, min(key, i) + 1):
-                    follows[n].setdefault(tuple(seq[i - n:i]), Counter())[after] += 1
-        self.table = [{run: _agreed(c, agree) for run, c in by_run.items()} for by_run in follows]
+                    self.follows.setdefault(tuple(seq[i - n:i]), Counter())[after] += 1
+        # each run's guess is worked out when first looked up: a row looks up a few dozen of the
+        # thousands of runs (all of them took ~16 ms per findings prompt)
+        self._guesses: dict[tuple, tuple[int, ...]] = {}
 
     def propose(self, context: list[int], k: int) -> list[int]:
         """Up to k tokens guessed to follow `context` (none when no run of its last tokens is known,
         or the sequences that go on from the longest known one disagree)."""
         shortest = 1 if len(context) < 2 else 2
         for n in range(min(self.key, len(context)), shortest - 1, -1):
-            guess = self.table[n].get(tuple(context[-n:]))
-            if guess is not None:
-                return list(guess[:k])
+            run = tuple(context[-n:])
+            if run in self.follows:
+                if run not in self._guesses:
+                    self._guesses[run] = _agreed(self.follows[run], self.agree)
+                return list(self._guesses[run][:k])
         return []
 
     def for_prompt(self, prompt: str) -> "Drafter":
