@@ -148,6 +148,30 @@ def test_greedy_generation_matches_the_cpu(exact_fp32):
     assert ids_gpu.tolist() == ids_cpu.tolist()
 
 
+def test_drafted_generation_on_cuda_writes_what_the_cpu_writes(exact_fp32):
+    """Guessed tokens on the GPU: a pass reads several tokens a row, masks the rejected ones' positions
+    and cuts the cache. The text must be the CPU's plain greedy text, in fewer passes."""
+    from asemllm.model.drafting import Drafter
+    from asemllm.model.generation import Sampling
+
+    cpu, gpu = _twins(lm_std=0.2)
+    cpu.eval(), gpu.to(CUDA).eval()
+    photos, prompts, _, _ = _batch()
+    sampling = Sampling(16, ignore_eos=True)
+    ids_cpu = cpu.generate_ids(photos, prompts, sampling)
+    _assert_no_near_ties(cpu, photos, prompts, ids_cpu)
+    passes = []
+    gpu.lm.register_forward_hook(lambda *_: passes.append(1))
+    plain = gpu.generate_ids(photos, prompts, sampling).cpu()
+    plain_passes = len(passes)
+    # each row's first 10 tokens, then a wrong turn: guesses kept, cut short and rejected
+    gpu.drafter = Drafter([row[:10] + [0, 0, 0] for row in ids_cpu.tolist()], key=2, length=6)
+    passes.clear()
+    drafted = gpu.generate_ids(photos, prompts, sampling).cpu()
+    assert drafted.tolist() == plain.tolist() == ids_cpu.tolist()
+    assert len(passes) < plain_passes, (len(passes), plain_passes)
+
+
 @torch.no_grad()
 def _assert_no_near_ties(model, photos, prompts, ids, margin: float = 1e-3):
     """Greedy picks must not be near-ties on the CPU, or float noise could flip them on the GPU."""
