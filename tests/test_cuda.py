@@ -1,5 +1,6 @@
 """The model and the training loop on a CUDA GPU agree with the CPU: forward/backward in fp32,
-bf16 autocast, greedy decoding (plain and with guessed tokens), and training with bf16, checkpoints and resume.
+bf16 autocast, greedy decoding (plain and with guessed tokens), and training with bf16,
+checkpoints and resume.
 
 Tiny random models with every optional part on (early-block statistics, saliency cells, auxiliary
 head and token, LoRA) on scikit-image's real photos: no weight packages and no shared data needed,
