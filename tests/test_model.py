@@ -65,9 +65,41 @@ def test_captioner_shapes(tiny, two_photos):
     embeds, log_density = tiny.encode_images(photos)
     assert embeds.shape == (2, tiny.num_image_tokens, 64)
     assert log_density.shape == (2, 1, 64, 64)
-    out = tiny(photos, ["Describe.", "Critique the light."], captions)
-    assert out.logits.shape[:2] == tiny.tokenize(["Describe.", "Critique the light."], captions)[0].shape
+    prompts = ["Describe.", "Critique the light."]
+    out = tiny(photos, prompts, captions)
+    labels = tiny.tokenize(prompts, captions)[2]
+    first = int((labels != -100).any(0).nonzero()[0])  # the earliest answer token
+    assert out.logits.shape[:2] == (2, labels.shape[1] - first + 1)  # the loss's positions only
     assert out.loss.ndim == 0 and torch.isfinite(out.loss)
+    assert tiny(photos, prompts).logits.shape[:2] == tiny.tokenize(prompts)[0].shape  # no answers: all
+
+
+def test_loss_from_the_answer_window_equals_the_loss_over_every_position(tiny, two_photos):
+    """The LM's output layer runs only where the loss reads it; the loss and every gradient must be
+    what the full (B, T, V) logits give."""
+    import torch.nn.functional as F
+
+    from asemllm.model.generation import positions
+    from asemllm.stages import set_stage
+
+    photos, captions = two_photos
+    prompts = ["Describe this photo in a few words.", "Light?"]  # prompts of different lengths
+    set_stage(tiny, "finetune")
+    trainable = [p for p in tiny.parameters() if p.requires_grad]
+
+    def grads(loss):
+        return [g.clone() for g in torch.autograd.grad(loss, trainable, allow_unused=True)
+                if g is not None]
+
+    windowed = tiny(photos, prompts, captions).loss
+    embeds, mask, labels, _, _ = tiny._embed(photos, prompts, captions)
+    logits = tiny.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions(mask)).logits
+    full = F.cross_entropy(logits[:, :-1].flatten(0, 1), labels[:, 1:].flatten(), ignore_index=-100)
+    assert windowed.item() == pytest.approx(full.item(), rel=1e-6)
+    a, b = grads(windowed), grads(full)
+    assert len(a) == len(b) > 0
+    for x, y in zip(a, b):
+        torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-7)
 
 
 def test_loss_covers_only_answer_tokens(tiny):

@@ -24,9 +24,20 @@ IGNORE = -100  # label of tokens that carry no loss (prompt, image slots, paddin
 @dataclass
 class CaptionerOutput:
     loss: torch.Tensor | None
-    logits: torch.Tensor  # (B, T, V)
+    logits: torch.Tensor  # (B, T, V); with answers only the positions the loss reads (answer_window)
     log_density: torch.Tensor | None  # (B, 1, H, W) saliency of the input images
     aux_loss: torch.Tensor | None = None  # the auxiliary head's part (already inside `loss`)
+
+
+def answer_window(labels: torch.Tensor) -> int:
+    """labels (B, T), left-padded -> how many last positions' logits the loss needs: from the one
+    before the earliest answer token on. The prompt's positions predict nothing the loss counts,
+    and their logits (49,152 a position) are a fifth of a training step's work and its largest
+    tensor."""
+    answered = (labels != IGNORE).any(0).nonzero()
+    if len(answered) == 0:
+        raise ValueError("no answer token to learn from: every label is IGNORE")
+    return labels.shape[1] - max(int(answered[0]), 1) + 1  # position 0 predicts nothing
 
 
 class Encoded(NamedTuple):
@@ -277,10 +288,12 @@ class AestheticCaptioner(nn.Module):
             raise ValueError("this model's output layer was cut to the tokens it writes (restrict_output), "
                              "for inference only: it cannot be trained")
         embeds, mask, labels, log_density, aux_logits = self._embed(images, prompts, answers)
-        logits = self.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions(mask)).logits
+        keep = answer_window(labels) if answers is not None else 0  # 0: every position
+        logits = self.lm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions(mask),
+                         logits_to_keep=keep).logits  # (B, keep or T, V)
         loss = None
         if answers is not None:  # next-token loss: logits at t predict labels at t+1
-            loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(),
+            loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1 - keep:].flatten(),
                                    ignore_index=IGNORE)
         aux = None
         if targets is not None:
