@@ -74,11 +74,12 @@ def test_captioner_shapes(tiny, two_photos):
     assert tiny(photos, prompts).logits.shape[:2] == tiny.tokenize(prompts)[0].shape  # no answers: all
 
 
-def test_loss_from_the_answer_window_equals_the_loss_over_every_position(tiny, two_photos):
+def test_loss_from_the_answer_window_equals_the_loss_over_every_position(tiny, two_photos, monkeypatch):
     """The LM's output layer runs only where the loss reads it; the loss and every gradient must be
-    what the full (B, T, V) logits give."""
+    what the full (B, T, V) logits give, and what an LM without `logits_to_keep` gives."""
     import torch.nn.functional as F
 
+    from asemllm.model import captioner
     from asemllm.model.generation import positions
     from asemllm.stages import set_stage
 
@@ -100,6 +101,8 @@ def test_loss_from_the_answer_window_equals_the_loss_over_every_position(tiny, t
     assert len(a) == len(b) > 0
     for x, y in zip(a, b):
         torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-7)
+    monkeypatch.setattr(captioner, "keeps_logits", lambda lm: False)
+    assert tiny(photos, prompts, captions).loss.item() == pytest.approx(full.item(), rel=1e-6)
 
 
 def test_loss_covers_only_answer_tokens(tiny):

@@ -178,6 +178,11 @@ def _checked(rows: _Rows, live: torch.Tensor, drafts, chosen: torch.Tensor, mask
     return tok, mask[:, :width], torch.tensor(ended, dtype=torch.bool)
 
 
+def keeps_logits(lm: nn.Module) -> bool:
+    """Can the LM compute its output layer for the last positions only (`logits_to_keep`)?"""
+    return "logits_to_keep" in inspect.signature(lm.forward).parameters
+
+
 class _Step:
     """One forward pass: inputs (b, t, D), the mask of everything so far (b, T) -> the last
     `keep` positions' logits (b, keep, V); with a cache, appends the inputs' keys and values to it."""
@@ -188,7 +193,7 @@ class _Step:
         # transformers >= 5.2x calls the KV cache `cache`; earlier releases `past_key_values`
         self.cache_arg = "cache" if "cache" in params else "past_key_values"
         # only the last positions' logits are needed: skips a (t x vocab) matmul in the prefill
-        self.keeps = "logits_to_keep" in params
+        self.keeps = keeps_logits(lm)
 
     def __call__(self, inputs: torch.Tensor, mask: torch.Tensor, cache, keep: int = 1) -> torch.Tensor:
         pos = positions(mask)[:, -inputs.shape[1]:]
