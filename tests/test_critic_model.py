@@ -232,3 +232,23 @@ def test_eval_reports_the_auxiliary_head_beside_the_text(shared_data):
     edits = result["controlled_edits"]
     assert 0 <= edits["head_reported"] <= edits["shown"] and "head_share" in edits
     assert "head" not in evaluate.measure_critic(None, shared_data, limit=1)["claim_agreement"]
+
+
+def test_eval_encodes_each_photo_once(shared_data):
+    """The head's measurement, the findings and the seven prompts read one encoding of the photo,
+    and each edited photo is encoded once though it serves two aspects (blur): the image encoder
+    sees the photo and its shown edits, nothing more."""
+    from asemllm.build import build_model
+    from asemllm.config import tiny_config
+    from asemllm.critic.teacher import ALL_RULES
+
+    cfg = tiny_config()
+    cfg.aux_targets = len(ALL_RULES)
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    seen = []
+    model.vision.register_forward_hook(lambda module, args, out: seen.append(args[0].shape[0]))
+    result = evaluate.measure_critic(model, shared_data, limit=1, max_new_tokens=4)
+    shown = result["controlled_edits"]["shown"]
+    assert shown >= 1  # some edit shows, or this checks nothing about the edits
+    assert sum(seen) == 1 + shown, seen

@@ -58,11 +58,21 @@ def apply_edit(name: str, image, sal=None):
     raise ValueError(f"unknown edit {name!r}; known: {[e.name for e in EDITS]}")
 
 
-def _generate(model, jobs, max_new_tokens) -> list[str]:
-    """[(photo, aspect)] -> the critic's texts in that order, in one batched generation (the
-    teacher's when `model` is None)."""
+def _encoded(model, images):
+    """The model's encoding of `images` (None for the teacher), made once per photo: it gives the
+    head's findings, the prompts' image tokens and the head's own measurement alike."""
     import torch
 
+    if model is None:
+        return None
+    with torch.no_grad():
+        return model.encode(images)
+
+
+def _generate(model, images, encoded, jobs, max_new_tokens) -> list[str]:
+    """[(index into `images`, aspect)] -> the critic's texts in that order, in one batched
+    generation (the teacher's when `model` is None). When every job is one photo's, its aspects
+    share the photo's prefix, as `asemllm critique` of one photo does (`Critic._texts`)."""
     from .attributes import measure
     from .findings import holding, prompt_for
     from .teacher import critique
@@ -70,12 +80,15 @@ def _generate(model, jobs, max_new_tokens) -> list[str]:
     if not jobs:
         return []
     if model is None:
-        return [critique(measure(im), a, random.Random(0)).text for im, a in jobs]
-    images = [im for im, _ in jobs]
-    with torch.no_grad():
-        encoded = model.encode(images)  # once: for the findings and for the prompts that carry them
-    prompts = [prompt_for(model, a, said) for (_, a), said in zip(jobs, holding(model, images, encoded))]
-    texts = model.generate(images, prompts, max_new_tokens=max_new_tokens, encoded=encoded)
+        return [critique(measure(images[i]), a, random.Random(0)).text for i, a in jobs]
+    said = holding(model, images, encoded)
+    prompts = [prompt_for(model, a, said[i]) for i, a in jobs]
+    rows = [i for i, _ in jobs]
+    if len(images) == 1:
+        texts = model.generate(images, prompts, max_new_tokens=max_new_tokens, repeat=len(jobs), encoded=encoded)
+    else:  # each job's row of the encoding (an edited photo may serve two aspects)
+        encoded = type(encoded)(*(None if t is None else t[rows] for t in encoded))
+        texts = model.generate([images[i] for i in rows], prompts, max_new_tokens=max_new_tokens, encoded=encoded)
     return [t.strip() for t in texts]
 
 
@@ -83,13 +96,11 @@ def _has_head(model) -> bool:
     return model is not None and getattr(model, "aux_head", None) is not None
 
 
-def _head(model, images):
+def _head(model, encoded):
     """The model's auxiliary-head probabilities (N, rules of ALL_RULES), or None without a head."""
-    import torch
-
     if not _has_head(model):
         return None
-    return model.aux_probabilities(images).cpu().numpy()
+    return model.aux_probabilities(None, encoded).cpu().numpy()
 
 
 def claim_agreement(model, photos, max_new_tokens: int = 96, log=None) -> dict:
@@ -101,8 +112,9 @@ def claim_agreement(model, photos, max_new_tokens: int = 96, log=None) -> dict:
     empty = unchecked = total = numbers = as_measured = 0
     for i, image in enumerate(photos):
         attrs = measure(image)
-        _count_head(head, _head(model, [image]), attrs)
-        texts = dict(zip(ASPECTS, _generate(model, [(image, a) for a in ASPECTS], max_new_tokens)))
+        encoded = _encoded(model, [image])
+        _count_head(head, _head(model, encoded), attrs)
+        texts = dict(zip(ASPECTS, _generate(model, [image], encoded, [(0, a) for a in ASPECTS], max_new_tokens)))
         for aspect, text in texts.items():
             checks = check_claims(text, attrs)
             empty += not checks
@@ -180,9 +192,12 @@ def edit_detection(model, photos, max_new_tokens: int = 96, log=None) -> dict:
             rows[e.name]["shown" if shown else "not shown by the measurement"] += 1
             if shown:
                 todo.append((e, edited, after))
-        # one batched generation per photo: every shown edit's aspects at once
-        texts = iter(_generate(model, [(edited, a) for e, edited, _ in todo for a in e.aspects], max_new_tokens))
-        probs = _head(model, [edited for _, edited, _ in todo]) if todo else None
+        # one batched generation per photo: every shown edit's aspects at once, each edited photo encoded once
+        edited = [im for _, im, _ in todo]
+        encoded = _encoded(model, edited) if todo else None
+        jobs = [(k, a) for k, (e, _, _) in enumerate(todo) for a in e.aspects]
+        texts = iter(_generate(model, edited, encoded, jobs, max_new_tokens))
+        probs = _head(model, encoded) if todo else None
         for k, (e, _, after) in enumerate(todo):
             said = {r for a in e.aspects for r, ok in check_claims(next(texts), after) if ok}
             rows[e.name]["reported"] += bool(said & set(e.effects))
