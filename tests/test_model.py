@@ -89,8 +89,7 @@ def test_loss_from_the_answer_window_equals_the_loss_over_every_position(tiny, t
     trainable = [p for p in tiny.parameters() if p.requires_grad]
 
     def grads(loss):
-        return [g.clone() for g in torch.autograd.grad(loss, trainable, allow_unused=True)
-                if g is not None]
+        return torch.autograd.grad(loss, trainable, allow_unused=True)
 
     windowed = tiny(photos, prompts, captions).loss
     embeds, mask, labels, _, _ = tiny._embed(photos, prompts, captions)
@@ -98,9 +97,11 @@ def test_loss_from_the_answer_window_equals_the_loss_over_every_position(tiny, t
     full = F.cross_entropy(logits[:, :-1].flatten(0, 1), labels[:, 1:].flatten(), ignore_index=-100)
     assert windowed.item() == pytest.approx(full.item(), rel=1e-6)
     a, b = grads(windowed), grads(full)
-    assert len(a) == len(b) > 0
-    for x, y in zip(a, b):
-        torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-7)
+    assert sum(g is not None for g in a) > 0
+    for x, y in zip(a, b):  # the same parameters get a gradient, and the same one
+        assert (x is None) == (y is None)
+        if x is not None:
+            torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-7)
     monkeypatch.setattr(captioner, "keeps_logits", lambda lm: False)
     assert tiny(photos, prompts, captions).loss.item() == pytest.approx(full.item(), rel=1e-6)
 
