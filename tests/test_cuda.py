@@ -133,17 +133,23 @@ def test_bf16_autocast_is_close_to_fp32_and_finite(exact_fp32):
     assert torch.nn.functional.cosine_similarity(a, b, dim=0).item() > 0.95
 
 
-def test_greedy_generation_matches_the_cpu(exact_fp32):
+def _greedy_on_both():
+    """-> (the GPU twin, photos, prompts, sampling, the CPU twin's greedy ids, checked free of
+    near-ties). LM weights of std 0.2 instead of 0.02: varied tokens (at 0.02 every step picks the
+    same byte), so a wrong image token or KV cache on the GPU would show in the ids."""
     from asemllm.model.generation import Sampling
 
-    # LM weights of std 0.2 instead of 0.02: varied tokens (at 0.02 every step picks the same
-    # byte), so a wrong image token or KV cache on the GPU would show in the ids
     cpu, gpu = _twins(lm_std=0.2)
     cpu.eval(), gpu.to(CUDA).eval()
     photos, prompts, _, _ = _batch()
     sampling = Sampling(16, ignore_eos=True)
     ids_cpu = cpu.generate_ids(photos, prompts, sampling)
     _assert_no_near_ties(cpu, photos, prompts, ids_cpu)
+    return gpu, photos, prompts, sampling, ids_cpu
+
+
+def test_greedy_generation_matches_the_cpu(exact_fp32):
+    gpu, photos, prompts, sampling, ids_cpu = _greedy_on_both()
     ids_gpu = gpu.generate_ids(photos, prompts, sampling).cpu()
     assert len(set(ids_cpu.flatten().tolist())) > 4  # not one token repeated
     assert ids_gpu.tolist() == ids_cpu.tolist()
@@ -153,14 +159,8 @@ def test_drafted_generation_on_cuda_writes_what_the_cpu_writes(exact_fp32):
     """Guessed tokens on the GPU: a pass reads several tokens a row, masks the rejected ones' positions
     and cuts the cache. The text must be the CPU's plain greedy text, in fewer passes."""
     from asemllm.model.drafting import Drafter
-    from asemllm.model.generation import Sampling
 
-    cpu, gpu = _twins(lm_std=0.2)
-    cpu.eval(), gpu.to(CUDA).eval()
-    photos, prompts, _, _ = _batch()
-    sampling = Sampling(16, ignore_eos=True)
-    ids_cpu = cpu.generate_ids(photos, prompts, sampling)
-    _assert_no_near_ties(cpu, photos, prompts, ids_cpu)
+    gpu, photos, prompts, sampling, ids_cpu = _greedy_on_both()
     passes = []
     gpu.lm.register_forward_hook(lambda *_: passes.append(1))
     plain = gpu.generate_ids(photos, prompts, sampling).cpu()
