@@ -44,30 +44,26 @@ demo: $(STAMP)
 	$(BIN)/asemllm critique runs/demo/astronaut.png --overlay runs/demo
 
 # Retrain the bundled critic from scratch on this machine's CPU (README "Model card"): training data
-# from the real photos in ../shared/data, the critic, its auxiliary head refitted on its own image
-# tokens, then given its photo-statistics branch (critic head --stats) and its branch over the photo's
-# noise at native resolution (--native), measured on NUS 401-500;
-# then its two largest matrices made low-rank on its training photos (critic compact) and measured
-# again. The compact critic is copied into the package if it meets the goals (>= 90% claims backed,
-# >= 90% of controlled edits reported), else the full one if that does, else neither.
+# from the real photos in ../shared/data, the critic, then (critic finish, one pass over the training
+# photos) its auxiliary head refitted on its own image tokens, given its photo-statistics branch and
+# its branch over the photo's noise at native resolution, and its two largest matrices made low-rank
+# (the compact critic); the compact critic is measured on NUS 401-500 and copied into the package if
+# it meets the goals (>= 90% claims backed, >= 90% of controlled edits reported), else the full one
+# is measured and copied if it does, else neither.
 critic: $(STAMP)
 	$(BIN)/asemllm critic data --out runs/critic-data
 	$(BIN)/asemllm train --config configs/critic-cpu.yaml > runs/critic.log 2>&1
-	$(BIN)/asemllm critic head --model runs/critic/model
-	$(BIN)/asemllm critic head --model runs/critic/model --stats
-	$(BIN)/asemllm critic head --model runs/critic/model --native
-	$(BIN)/asemllm critic eval --model runs/critic/model --out runs/critic/measured.json > /dev/null
-	$(BIN)/asemllm critic compact --model runs/critic/model --out runs/critic-compact/model
+	$(BIN)/asemllm critic finish --model runs/critic/model --out runs/critic-compact/model
 	$(BIN)/asemllm critic eval --model runs/critic-compact/model --out runs/critic-compact/measured.json > /dev/null
-	$(BIN)/asemllm critic bundle --model runs/critic-compact/model || $(BIN)/asemllm critic bundle --model runs/critic/model
+	$(BIN)/asemllm critic bundle --model runs/critic-compact/model || { \
+	  $(BIN)/asemllm critic eval --model runs/critic/model --out runs/critic/measured.json > /dev/null && \
+	  $(BIN)/asemllm critic bundle --model runs/critic/model; }
 
 # The same critic without saliency fusion, the README's comparison row (after `make critic`: it
 # trains on the same data).
 critic-ablation: $(STAMP)
 	$(BIN)/asemllm train --config configs/critic-nosal-cpu.yaml > runs/critic-nosal.log 2>&1
-	$(BIN)/asemllm critic head --model runs/critic-nosal/model
-	$(BIN)/asemllm critic head --model runs/critic-nosal/model --stats
-	$(BIN)/asemllm critic head --model runs/critic-nosal/model --native
+	$(BIN)/asemllm critic finish --model runs/critic-nosal/model
 	$(BIN)/asemllm critic eval --model runs/critic-nosal/model --out runs/critic-nosal/measured.json > /dev/null
 
 clean-venv:

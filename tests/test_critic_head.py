@@ -144,3 +144,48 @@ def test_the_critics_native_branch_decides_the_noise_claims():
     from asemllm.critic.teacher import ALL_RULES
 
     assert sorted(ALL_RULES[i].id for i in H.noise_rules()) == ["noise.high", "noise.low"]
+
+
+def test_finish_makes_the_models_of_the_three_refits_and_compact_from_one_encoding(shared_data, tmp_path,
+                                                                                   monkeypatch):
+    """`critic finish` = `critic head`, `--stats`, `--native` and `critic compact` in turn, with each
+    training photo encoded once instead of four times."""
+    import shutil
+
+    from asemllm.checkpoint import load_pretrained
+    from asemllm.critic.compact import compact
+    from asemllm.model.captioner import AestheticCaptioner
+
+    encoded = []
+    project = AestheticCaptioner._project
+    monkeypatch.setattr(AestheticCaptioner, "_project",
+                        lambda self, images: encoded.extend(images) or project(self, images))
+    data, ranks = str(tmp_path / "train.jsonl"), {"projector.mlp.0": 32, "aux_head.0": 8}
+    write_jsonl(_records(shared_data), data)
+    shutil.copytree(_model(tmp_path), tmp_path / "steps")
+    kw = {"epochs": None, "holdout": 0.25}
+    steps = [H.refit_model(str(tmp_path / "steps"), data, **kw),
+             H.refit_model(str(tmp_path / "steps"), data, stats=True, **kw),
+             H.refit_model(str(tmp_path / "steps"), data, native=[0], **kw)]
+    compact(str(tmp_path / "steps"), data, str(tmp_path / "steps-compact"), ranks)
+    assert len(encoded) == 4 * 12
+    encoded.clear()
+
+    report = H.finish(str(tmp_path / "model"), data, str(tmp_path / "compact"), holdout=0.25, native=[0], ranks=ranks)
+    assert len(encoded) == 12 and report["photos"] == 12
+    for name, step in zip(("head", "stats", "native"), steps):
+        assert report[name] == {k: v for k, v in step.items() if k not in ("model", "stats", "native")}
+    one, other = (AestheticCaptioner.from_pretrained(tmp_path / d).state_dict() for d in ("model", "steps"))
+    assert one.keys() == other.keys() and all(torch.equal(one[k], other[k]) for k in one)
+    one, other = (load_pretrained(tmp_path / d).state_dict() for d in ("compact", "steps-compact"))
+    assert one.keys() == other.keys()
+    for k in one:
+        torch.testing.assert_close(one[k], other[k], rtol=1e-4, atol=1e-5, msg=k)
+    assert report["compact"]["ranks"] == ranks
+
+
+def test_finish_refuses_a_head_refitted_already(shared_data, tmp_path):
+    write_jsonl(_records(shared_data), tmp_path / "train.jsonl")
+    H.refit_model(str(_model(tmp_path)), str(tmp_path / "train.jsonl"), epochs=1, holdout=0.25, stats=True)
+    with pytest.raises(ValueError, match="branches already"):
+        H.finish(str(tmp_path / "model"), str(tmp_path / "train.jsonl"))

@@ -200,6 +200,12 @@ def _critic(args) -> int:
         native = noise_rules() if args.native else None
         print(json.dumps(refit_model(args.model, args.data, out=args.out, epochs=args.epochs, stats=args.stats,
                                      native=native, log=lambda text: print(text, file=sys.stderr, flush=True))))
+    elif args.action == "finish":
+        from .critic.head import finish
+
+        _quiet()
+        print(json.dumps(finish(args.model, args.data, compact_out=args.out,
+                                log=lambda text: print(text, file=sys.stderr, flush=True))))
     elif args.action == "eval":
         from .critic.api import for_inference
         from .critic.evaluate import measure_critic
@@ -303,19 +309,23 @@ def parser() -> argparse.ArgumentParser:
 
     cr = sub.add_parser("critic", help="the bundled critic's pipeline: build its training data, measure a "
                         "critic on unseen photos, bundle a trained one into the package")
-    cr.add_argument("action", choices=["data", "head", "eval", "compact", "bundle"],
+    cr.add_argument("action", choices=["data", "head", "finish", "eval", "compact", "bundle"],
                     help="data: edited real photos + teacher critiques; head: refit a trained model's auxiliary "
-                         "head on its own image tokens (over the model unless --out); eval: claim agreement and "
+                         "head on its own image tokens (over the model unless --out); finish: head, head --stats "
+                         "and head --native over the model, then with --out compact into --out, from one pass over "
+                         "the training photos; eval: claim agreement and "
                          "controlled edits on NUS 401-500; compact: its two largest matrices to low rank, fitted on its "
                          "training photos; bundle: copy a trained model into asemllm/weights/critic")
     cr.add_argument("--root", default=None, help="the shared data folder (default ../shared/data)")
     cr.add_argument("--out", default=None, help="data: output folder (runs/critic-data); eval: a JSON file; "
-                    "compact: a new model folder; bundle: target folder (default: the package's weights/critic)")
+                    "compact, finish: a new model folder for the compact critic; bundle: target folder (default: "
+                    "the package's weights/critic)")
     cr.add_argument("--variants", type=int, default=8, help="data: versions of each photo (the first unedited)")
     cr.add_argument("--workers", type=int, default=2, help="data: processes")
     cr.add_argument("--model", default="teacher",
-                    help="head, eval, compact, bundle: a trained model folder (eval: or 'teacher')")
-    cr.add_argument("--data", default="runs/critic-data/train.jsonl", help="head, compact: the training records")
+                    help="head, finish, eval, compact, bundle: a trained model folder (eval: or 'teacher')")
+    cr.add_argument("--data", default="runs/critic-data/train.jsonl",
+                    help="head, finish, compact: the training records")
     cr.add_argument("--epochs", type=int, default=None,
                     help="head: epochs over the training photos, the best on held-out photos kept (default 20; "
                          "with --stats or --native 100)")

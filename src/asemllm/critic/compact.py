@@ -15,10 +15,44 @@ Measured on the bundled critic (NUS 401-500, never trained on): see the README m
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 RANKS = {"projector.mlp.0": 128, "aux_head.0": 64}
 RIDGE = 1e-3  # added to Cov(x)'s eigenvalues, times their mean: directions the photos never vary in
+
+
+class Moments:
+    """Running mean and covariance of rows, in float64 (the inputs of a layer over many photos)."""
+
+    def __init__(self):
+        self.n, self.total, self.outer = 0, 0.0, 0.0
+
+    def add(self, x) -> None:
+        x = x.reshape(-1, x.shape[-1]).double()  # (B, [tokens,] in) -> (N, in)
+        self.n += x.shape[0]
+        self.total = self.total + x.sum(0)
+        self.outer = self.outer + x.T @ x
+
+    def result(self):
+        """-> (mean (in,), covariance (in, in))."""
+        import torch
+
+        mean = self.total / self.n
+        return mean, self.outer / self.n - torch.outer(mean, mean)
+
+
+@contextmanager
+def layer_inputs(model, layers):
+    """Within: every forward pass adds `layers`' inputs to the yielded {layer: Moments}."""
+    seen = {name: Moments() for name in layers}
+    handles = [model.get_submodule(name).register_forward_pre_hook(
+        lambda _module, inputs, m=seen[name]: m.add(inputs[0])) for name in layers]
+    try:
+        yield seen
+    finally:
+        for h in handles:
+            h.remove()
 
 
 def input_moments(model, images, layers, batch: int = 32, log=None) -> dict:
@@ -26,32 +60,12 @@ def input_moments(model, images, layers, batch: int = 32, log=None) -> dict:
     images, encoded `batch` at a time), in float64."""
     import torch
 
-    sums = {}
-
-    def hook(name):
-        def record(_module, inputs):
-            x = inputs[0].reshape(-1, inputs[0].shape[-1]).double()  # (B, [tokens,] in) -> (N, in)
-            s = sums.setdefault(name, [0, 0.0, 0.0])
-            s[0] += x.shape[0]
-            s[1] = s[1] + x.sum(0)
-            s[2] = s[2] + x.T @ x
-        return record
-
-    handles = [model.get_submodule(name).register_forward_pre_hook(hook(name)) for name in layers]
-    try:
-        with torch.no_grad():
-            for i in range(0, len(images), batch):
-                model.encode(images[i:i + batch])
-                if log:
-                    log(f"compact: inputs of {min(i + batch, len(images))}/{len(images)} photos")
-    finally:
-        for h in handles:
-            h.remove()
-    out = {}
-    for name, (n, total, outer) in sums.items():
-        mean = total / n
-        out[name] = (mean, outer / n - torch.outer(mean, mean))
-    return out
+    with layer_inputs(model, layers) as seen, torch.no_grad():
+        for i in range(0, len(images), batch):
+            model.encode(images[i:i + batch])
+            if log:
+                log(f"compact: inputs of {min(i + batch, len(images))}/{len(images)} photos")
+    return {name: m.result() for name, m in seen.items()}
 
 
 def closest_low_rank(weight, mean, cov, rank: int, ridge: float = RIDGE):
@@ -78,26 +92,41 @@ def closest_low_rank(weight, mean, cov, rank: int, ridge: float = RIDGE):
 def compact(model_dir: str, data: str, out: str, ranks: dict | None = None, log=None) -> dict:
     """Load a trained critic, fit `ranks` (default RANKS) on the photos of `data` (its training
     records), save it to `out` with those matrices as factors. -> a report (photos, ranks, variance lost)."""
-    import torch
-    from safetensors.torch import load_file, save_file
-
-    from ..checkpoint import LOW_RANK, WEIGHTS
     from ..data.records import read_jsonl
     from ..model.captioner import AestheticCaptioner
 
     ranks = ranks or RANKS
-    if Path(out).resolve() == Path(model_dir).resolve():
-        raise ValueError(f"--out {out}: write the compact critic beside {model_dir}, not over it")
+    check_out(model_dir, out)
     model = AestheticCaptioner.from_pretrained(model_dir).eval()
     root = Path(data).parent
     images = [str(root / r.image) for r in read_jsonl(data)]  # paths: read a batch at a time
     if not images:
         raise ValueError(f"{data}: no training records")
-    for name in ranks:  # before the long pass over the photos
+    check_layers(model, model_dir, ranks)  # before the long pass over the photos
+    moments = input_moments(model, images, list(ranks), log=log)
+    return {"model": out, "photos": len(images), **save_compact(model, moments, ranks, out)}
+
+
+def check_out(model_dir: str, out: str) -> None:
+    if Path(out).resolve() == Path(model_dir).resolve():
+        raise ValueError(f"--out {out}: write the compact critic beside {model_dir}, not over it")
+
+
+def check_layers(model, model_dir: str, ranks: dict) -> None:
+    for name in ranks:
         layer = dict(model.named_modules()).get(name)
         if getattr(layer, "bias", None) is None:
             raise ValueError(f"{model_dir}: the model has no layer {name} with a bias (to take the mean's share)")
-    moments = input_moments(model, images, list(ranks), log=log)
+
+
+def save_compact(model, moments: dict, ranks: dict, out: str) -> dict:
+    """Replace `ranks`' layers of `model` (in place) by their closest low-rank matrices on inputs of
+    `moments` ({layer: (mean, covariance)}); save it to `out` with them as factors."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from ..checkpoint import LOW_RANK, WEIGHTS
+
     factors, lost = {}, {}
     for name, rank in ranks.items():
         layer = model.get_submodule(name)
@@ -112,5 +141,4 @@ def compact(model_dir: str, data: str, out: str, ranks: dict | None = None, log=
         del state[key]
         state[key + LOW_RANK[0]], state[key + LOW_RANK[1]] = a, b
     save_file(state, Path(out) / WEIGHTS, metadata={"format": "pt", "low_rank": json.dumps(ranks)})
-    return {"model": out, "photos": len(images), "ranks": ranks,
-            "variance_lost": {k: round(v, 4) for k, v in lost.items()}}
+    return {"ranks": ranks, "variance_lost": {k: round(v, 4) for k, v in lost.items()}}
