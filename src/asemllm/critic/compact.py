@@ -5,8 +5,10 @@ statistics and saliency) and the auxiliary head's first layer (256 x 9,216: the 
 are three quarters of the bundled critic's bytes. As matrices they are not low-rank (rank 256
 keeps 61% of the projector's squared norm), but the inputs they see are: neighbouring patches'
 features move together. So each is replaced by the rank-r matrix W' closest to it on the training
-photos' inputs x: W' minimises E||(W - W') x||^2, which is the SVD of W S (S = Cov(x)^1/2, with a
-small ridge) cut to r and mapped back by S^-1; the bias takes the mean's share. W' is stored as
+photos' inputs x: W' minimises E||(W - W') x||^2 (C = Cov(x), with a small ridge), which is
+W S's SVD (S = C^1/2) cut to r and mapped back by S^-1, that is U_r U_r^T W with U_r the top r
+eigenvectors of W C W^T (out x out, small: no decomposition of the 9,216-wide C is needed); the
+bias takes the mean's share. W' is stored as
 factors A (out, r) @ B (r, in), B's rows orthonormal so that int8 with a scale per row suits them,
 and multiplied out at load (checkpoint.from_low_rank): the model computes as a dense one.
 Measured on the bundled critic (NUS 401-500, never trained on): see the README model card.
@@ -75,16 +77,14 @@ def closest_low_rank(weight, mean, cov, rank: int, ridge: float = RIDGE):
 
     if not 1 <= rank < min(weight.shape):
         raise ValueError(f"rank {rank}: choose 1 to {min(weight.shape) - 1} for a {tuple(weight.shape)} matrix")
-    lam, q = torch.linalg.eigh(cov)
-    lam = lam.clamp_min(0)
-    lam = lam + ridge * lam.mean()
-    s, s_inv = (q * lam.sqrt()) @ q.T, (q / lam.sqrt()) @ q.T
     w = weight.double()
-    u, d, vt = torch.linalg.svd(w @ s, full_matrices=False)
-    a, b = u[:, :rank] * d[:rank], vt[:rank] @ s_inv  # W' = a @ b
+    eps = ridge * cov.diagonal().sum() / cov.shape[0]  # the ridge, times C's mean eigenvalue
+    d2, u = torch.linalg.eigh(w @ cov @ w.T + eps * (w @ w.T))  # (W S)(W S)^T, ascending
+    d2, u = d2.flip(0).clamp_min(0), u.flip(1)
+    a, b = u[:, :rank], u[:, :rank].T @ w  # W' = a @ b = U_r U_r^T W
     q_b, r_b = torch.linalg.qr(b.T)  # b = r_b^T q_b^T: orthonormal rows for B
     a, b = a @ r_b.T, q_b.T
-    lost = float((d[rank:] ** 2).sum() / (d ** 2).sum())
+    lost = float(d2[rank:].sum() / d2.sum())
     shift = (w - a @ b) @ mean  # W x + c = W' x + (c + (W - W') mean) on average
     return a.float(), b.contiguous().float(), shift.float(), lost
 
