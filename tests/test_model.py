@@ -106,6 +106,50 @@ def test_loss_from_the_answer_window_equals_the_loss_over_every_position(tiny, t
     assert tiny(photos, prompts, captions).loss.item() == pytest.approx(full.item(), rel=1e-6)
 
 
+def test_length_groups_cut_where_padding_costs_more_than_a_pass():
+    from asemllm.model.captioner import length_groups
+
+    lengths = [100, 12, 101, 10, 11]
+    assert length_groups(lengths, 10**6) == [[0, 1, 2, 3, 4]]  # one pass
+    assert length_groups(lengths, 5) == [[1, 3, 4], [0, 2]]  # 3 x 12 + 2 x 101 + 2 x 5
+    assert length_groups(lengths, 0) == [[3], [4], [1], [0], [2]]  # shortest first
+
+
+def test_loss_in_length_groups_equals_the_loss_of_the_whole_batch(tiny, two_photos, monkeypatch):
+    """The LM runs on rows of similar length together, each group cut to its longest row; the
+    loss, every gradient and each row's scored logits must be those of the whole padded batch."""
+    from asemllm.model import captioner
+    from asemllm.stages import set_stage
+
+    photos, captions = two_photos
+    prompts = ["Light?", "Describe " + "this photo, its light and its colours, " * 6, "Focus?",
+               "Critique " + "the composition, the balance and the framing, " * 5]
+    answers = [captions[0], "ok", captions[1] + " " + captions[0], "a"]
+    set_stage(tiny, "finetune")
+    trainable = [p for p in tiny.parameters() if p.requires_grad]
+
+    def run(overhead):
+        monkeypatch.setattr(captioner, "GROUP_OVERHEAD", overhead)
+        out = tiny(photos * 2, prompts, answers)
+        return out, torch.autograd.grad(out.loss, trainable, allow_unused=True)
+
+    (whole, g_whole), (grouped, g_grouped) = run(10**9), run(0)
+    lengths = tiny.tokenize(prompts, answers)[1].sum(1).tolist()
+    assert len(captioner.length_groups(lengths, 0)) == 4 and max(lengths) - min(lengths) > 40
+    assert grouped.loss.item() == pytest.approx(whole.loss.item(), rel=1e-6)
+    assert sum(g is not None for g in g_whole) > 0
+    for x, y in zip(g_grouped, g_whole):
+        assert (x is None) == (y is None)
+        if x is not None:
+            torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-7)
+    assert grouped.logits.shape == whole.logits.shape
+    width = whole.logits.shape[1]
+    _, mask, labels = (t[:, -width:] for t in tiny.tokenize(prompts, answers))
+    scored = (grouped.logits.abs().sum(-1) > 0) & (mask == 1)  # (B, W): each row's own positions its group scored
+    assert (scored[:, :-1] >= (labels[:, 1:] != -100)).all()  # every answer token's predictor among them
+    torch.testing.assert_close(grouped.logits[scored], whole.logits[scored], rtol=1e-5, atol=1e-5)
+
+
 def test_loss_covers_only_answer_tokens(tiny):
     ids, mask, labels = tiny.tokenize(["Describe.", "A much longer prompt here."], ["ab", "c"])
     assert ids.shape == labels.shape == mask.shape
