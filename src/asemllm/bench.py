@@ -123,8 +123,9 @@ def bench_train(config: str | None = None, backbones: str = "real", device: str 
                 threads: int | None = None) -> dict:
     """Seconds per optimiser step of training: the model and stage of a training config (default
     configs/critic-cpu.yaml), built, frozen, optimised and stepped by the training code itself
-    (accelerate, AdamW, gradient clipping), on `batch` of scikit-image's real photos with
-    ~60-token answers and auxiliary targets. The batch is prepared once: loading is not timed."""
+    (accelerate, AdamW, gradient clipping), on `batch` of scikit-image's real photos with answers
+    of 15 to 105 tokens (a batch pads to its longest) and auxiliary targets. The batch is prepared
+    once: loading is not timed."""
     from accelerate import Accelerator
 
     from .stages import set_stage, train_mode
@@ -146,10 +147,11 @@ def bench_train(config: str | None = None, backbones: str = "real", device: str 
     train_mode(model)
     s, losses = _time_steps(lambda: step(acc, wrapped, opt, images, prompts, answers, targets,
                                          settings.max_grad_norm).loss.item(), warmup, steps)
-    seq = model.tokenize(prompts, answers)[0].shape[1]
+    mask = model.tokenize(prompts, answers)[1]
     return {"benchmark": "train", "config": str(path), "stage": settings.stage, "mixed_precision": mixed_precision,
             "batch": batch, "steps": steps, "warmup_steps": warmup, "image_tokens": model.num_image_tokens,
-            "sequence_tokens": seq, "answer_tokens": len(model.tokenizer(answers[0])["input_ids"]),
+            "sequence_tokens": mask.shape[1], "padding_share": round(1 - mask.float().mean().item(), 3),
+            "answer_tokens": round(statistics.mean(len(model.tokenizer(a)["input_ids"]) for a in answers)),
             "s_per_step": round(s, 4), "samples_per_s": round(batch / s, 2),
             **_peak_memory(device), "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
             "total_params": sum(p.numel() for p in model.parameters()),
@@ -190,7 +192,7 @@ def _with_backbones(model: dict, backbones: str) -> dict:
 
 
 def _train_batch(model, batch: int):
-    """-> (images (B,3,S,S), prompts, answers of ~60 tokens, targets or None) from real photos."""
+    """-> (images (B,3,S,S), prompts, answers of 15-105 tokens, targets or None) from real photos."""
     import torch
     from PIL import Image
     from skimage import data
@@ -202,13 +204,16 @@ def _train_batch(model, batch: int):
                       model.config.vision.image_size)  # what the model does with photos
     aspects = list(model.config.prompts)
     prompts = [_prompt(model.config, aspects[i % len(aspects)]) for i in range(batch)]
-    answer = model.tokenizer.decode(model.tokenizer((ANSWER + " ") * 2)["input_ids"][:60])
+    ids = model.tokenizer((ANSWER + " ") * 3)["input_ids"]
+    # 15 to 105 tokens, 60 on average: critiques differ in length, and a batch pads to its longest
+    answers = [model.tokenizer.decode(ids[:round(15 + 90 * i / max(batch - 1, 1)) if batch > 1 else 60])
+               for i in range(batch)]
     targets = None
     n = model.config.aux_targets
     if n:  # claims hold or not, some unknown (NaN): as in the critic's records
         targets = torch.randint(0, 2, (batch, n), generator=torch.Generator().manual_seed(0)).float()
         targets[:, ::5] = float("nan")
-    return images, prompts, [answer] * batch, targets
+    return images, prompts, answers, targets
 
 
 def _prompt(config, aspect: str) -> str:
