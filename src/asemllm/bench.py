@@ -206,8 +206,8 @@ def _train_batch(model, batch: int):
     prompts = [_prompt(model.config, aspects[i % len(aspects)]) for i in range(batch)]
     ids = model.tokenizer((ANSWER + " ") * 3)["input_ids"]
     # 15 to 105 tokens, 60 on average: critiques differ in length, and a batch pads to its longest
-    answers = [model.tokenizer.decode(ids[:round(15 + 90 * i / max(batch - 1, 1)) if batch > 1 else 60])
-               for i in range(batch)]
+    lengths = [60] if batch == 1 else [round(15 + 90 * i / (batch - 1)) for i in range(batch)]
+    answers = [model.tokenizer.decode(ids[:n]) for n in lengths]
     targets = None
     n = model.config.aux_targets
     if n:  # claims hold or not, some unknown (NaN): as in the critic's records
