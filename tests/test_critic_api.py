@@ -42,14 +42,41 @@ def test_darkened_photo_is_called_underexposed_and_the_original_is_not(critic):
 
     from asemllm.critic.teacher import check_claims
 
-    rgb = data.coffee().astype(np.float64) / 255
-    dark = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4) * 0.25  # linear light x 1/4
-    dark = np.where(dark <= 0.0031308, dark * 12.92, 1.055 * dark ** (1 / 2.4) - 0.055)
-    darkened = np.uint8(np.round(dark * 255))
-    said = critic.critique(darkened, aspects=["use_of_camera"])["critique"]["use_of_camera"]
+    said = critic.critique(_darkened_coffee(), aspects=["use_of_camera"])["critique"]["use_of_camera"]
     original = critic.critique(data.coffee(), aspects=["use_of_camera"])["critique"]["use_of_camera"]
     assert "exposure.dark" in [rule for rule, _ in check_claims(said, {})]
     assert "exposure.dark" not in [rule for rule, _ in check_claims(original, {})]
+
+
+def _darkened_coffee() -> np.ndarray:
+    """scikit-image's coffee() 2 stops darker (linear light x 1/4), as uint8 sRGB."""
+    from skimage import data
+
+    rgb = data.coffee().astype(np.float64) / 255
+    dark = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4) * 0.25
+    dark = np.where(dark <= 0.0031308, dark * 12.92, 1.055 * dark ** (1 / 2.4) - 0.055)
+    return np.uint8(np.round(dark * 255))
+
+
+def test_a_bf16_critic_decides_the_same_findings_and_still_reports_an_edit(critic):
+    """`precision="bf16"` casts the language model alone: the float32 head over the image tokens
+    must give the same findings prompts, the record must say which precision wrote it, and the
+    darkened photo must still be called dark."""
+    import torch
+    from skimage import data
+
+    from asemllm.critic.findings import prompts
+    from asemllm.critic.teacher import ASPECTS, check_claims
+
+    half = asemllm.load(precision="bf16")
+    assert half.model.lm.get_input_embeddings().weight.dtype == torch.bfloat16
+    assert all(p.dtype == torch.float32 for p in half.model.vision.parameters())
+    photos = [Image.fromarray(data.camera()).convert("RGB"), Image.fromarray(_darkened_coffee())]
+    with torch.no_grad():
+        assert prompts(half.model, photos, ASPECTS) == prompts(critic.model, photos, ASPECTS)
+    r = half.critique(photos[1], aspects=["use_of_camera"])
+    assert r["model"].endswith("language model in bf16")
+    assert "exposure.dark" in [rule for rule, _ in check_claims(r["critique"]["use_of_camera"], {})]
 
 
 def test_a_batch_gives_each_photo_what_it_gets_alone(critic):
@@ -154,3 +181,22 @@ def test_the_bundled_critic_decodes_over_the_teachers_vocabulary(critic):
     assert model._eos_ids() <= set(model.output_ids.tolist())
     text = critic.critique(data.camera(), aspects=["use_of_camera"])["critique"]["use_of_camera"]
     assert check_claims(text, {}), text
+
+
+def test_precision_errors_name_the_value(capsys):
+    with pytest.raises(ValueError, match="precision 'fp16'"):
+        asemllm.load(precision="fp16")
+    assert main(["critique", "--model", "teacher", "--precision", "bf16", "photo.jpg"]) == 2
+    assert capsys.readouterr().err.strip() == ("asemllm: error: precision 'bf16': the teacher has no language "
+                                               "model to run in it")
+
+
+def test_bf16_warns_on_a_cpu_without_native_bf16_and_only_there(monkeypatch, recwarn):
+    from asemllm.critic import api
+
+    for native, warns in ((False, 1), (True, 0), (None, 0)):  # None: torch cannot tell (not x86)
+        recwarn.clear()
+        monkeypatch.setattr(api, "native_bf16", lambda: native)
+        api._warn_without_native_bf16()
+        assert len(recwarn) == warns and all("no native bfloat16" in str(w.message) for w in recwarn)
+    assert api.native_bf16() in (True, False, None)

@@ -404,3 +404,29 @@ def test_restricted_output_decodes_the_tokens_the_whole_vocabulary_chose(tiny, t
     with pytest.raises(ValueError, match="sorted, distinct and below"):
         from asemllm.model.language_model import restrict_output
         restrict_output(model.lm, [10 ** 9])
+
+
+def test_a_bf16_language_model_reads_float32_image_tokens_and_gives_float32_logits(tiny):
+    """`--precision bf16` casts only the LM: the decoding step must hand it bfloat16 inputs (the
+    image tokens come from the float32 vision side), keep its KV cache in bfloat16 and return
+    float32 logits close to the float32 LM's; decoding with it must run end to end."""
+    import copy
+
+    from asemllm.model import generation
+
+    tiny = tiny.eval()
+    images = torch.rand(2, 3, 64, 64)
+    prompts = ["Describe.", "Critique the composition of this photo."] * 2  # 2 per image
+    half = copy.deepcopy(tiny)
+    half.lm.to(torch.bfloat16)
+    logits = {}
+    for name, model in (("fp32", tiny), ("bf16", half)):
+        with torch.no_grad():
+            prefix, rest, mask = model._prefix_embed(images, prompts, 2, None)
+            logits[name], cache, _ = generation._prefill(generation._Step(model.lm), rest, mask, prefix)
+        assert logits[name].dtype == torch.float32
+        assert cache.layers[0].keys.dtype == getattr(torch, {"fp32": "float32", "bf16": "bfloat16"}[name])
+    scale = logits["fp32"].abs().max()
+    assert 0 < (logits["bf16"] - logits["fp32"]).abs().max() < 0.05 * scale  # bf16 keeps ~3 digits
+    out = half.generate_ids(images, prompts, Sampling(6, ignore_eos=True), repeat=2)
+    assert out.shape == (4, 6)

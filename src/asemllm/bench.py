@@ -271,7 +271,8 @@ def _threads(threads: int | None) -> int:
 BENCH_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "coins", "moon", "hubble_deep_field")
 
 
-def bench_critique(model: str | None = None, batch: int = 8, repeats: int = 3, threads: int | None = None) -> dict:
+def bench_critique(model: str | None = None, batch: int = 8, repeats: int = 3, threads: int | None = None,
+                   precision: str = "fp32") -> dict:
     """Seconds per photo for the critic (default: the bundled one) on `batch` of scikit-image's real
     photos: the first aspect alone, a full seven-aspect critique, and the same photos in one batch;
     the language model's prefill vs decode time within one photo's critique; peak resident memory.
@@ -290,7 +291,7 @@ def bench_critique(model: str | None = None, batch: int = 8, repeats: int = 3, t
     if not 1 <= batch <= len(BENCH_PHOTOS):
         raise ValueError(f"--batch {batch}: choose 1 to {len(BENCH_PHOTOS)} (the benchmark's photos)")
     threads = _threads(threads)
-    critic = load(model)
+    critic = load(model, precision)
     names = BENCH_PHOTOS[:batch]
     photos = [Image.fromarray(getattr(data, n)()).convert("RGB") for n in names]
     alone: dict[str, list[float]] = {n: [] for n in names}
@@ -304,7 +305,7 @@ def bench_critique(model: str | None = None, batch: int = 8, repeats: int = 3, t
     singles, batched, ratio = alternate(one_at_a_time, lambda: critic.critique_batch(photos), repeats)
     each = {n: round(statistics.median(t[1:]), 3) for n, t in alone.items()}  # t[0]: the warm-up
     first = {n: round(_time(lambda: critic.critique(p, aspects=ASPECTS[:1])), 3) for n, p in zip(names, photos)}
-    out = {"benchmark": "critique", "model": critic.name, "photos": list(names),
+    out = {"benchmark": "critique", "model": critic.name, "precision": precision, "photos": list(names),
            "first_aspect_s": round(statistics.median(first.values()), 3), "first_aspect_s_slowest": max(first.values()),
            "first_aspect_s_by_photo": first,
            "full_critique_s": round(singles / len(photos), 3), "full_critique_s_slowest": max(each.values()),

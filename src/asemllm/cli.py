@@ -55,7 +55,7 @@ def _bench(args) -> int:
         result = bench.bench_serve(model=args.model, requests=args.requests, concurrency=args.concurrency)
     elif args.what == "critique":
         result = bench.bench_critique(model=args.model, batch=args.batch or 8, repeats=args.repeats or 3,
-                                      threads=args.threads)
+                                      threads=args.threads, precision=args.precision)
     elif args.what == "train":
         result = bench.bench_train(config=args.config, backbones=args.backbones, device=args.device,
                                    mixed_precision=args.mixed_precision, batch=args.batch or 8,
@@ -157,7 +157,7 @@ def _critique(args) -> int:
     from .saliency.predict import photos_in
 
     _quiet()
-    critic = load(args.model)
+    critic = load(args.model, args.precision)
     done = _done_images(args.out)
     photos = [p for t in args.targets for p in photos_in(Path(t)) if str(p) not in done]
     failed = 0
@@ -211,7 +211,7 @@ def _critic(args) -> int:
         from .critic.evaluate import measure_critic
 
         _quiet()
-        model = None if args.model == "teacher" else for_inference(args.model)  # as the critic runs it
+        model = None if args.model == "teacher" else for_inference(args.model, args.precision)  # as the critic runs it
         result = measure_critic(model, args.root or _shared(), limit=args.limit,
                                 log=lambda text: print(text, file=sys.stderr, flush=True))  # minutes per model
         if args.out:
@@ -286,7 +286,7 @@ def _serve(args) -> int:
     from .server import serve
 
     _quiet()
-    serve(load(args.model), host=args.host, port=args.port, max_upload_mb=args.max_upload_mb,
+    serve(load(args.model, args.precision), host=args.host, port=args.port, max_upload_mb=args.max_upload_mb,
           max_pixels=args.max_pixels, timeout=args.timeout, queue=args.queue)
     return 0
 
@@ -305,6 +305,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--model", default=None,
                    help="a trained ASE-MLLM folder, or 'teacher' (default: the bundled critic)")
     c.add_argument("--batch-size", type=int, default=8, help="photos per batched generation (default 8)")
+    _precision_argument(c)
     c.set_defaults(func=_critique)
 
     cr = sub.add_parser("critic", help="the bundled critic's pipeline: build its training data, measure a "
@@ -339,6 +340,7 @@ def parser() -> argparse.ArgumentParser:
     cr.add_argument("--json", action="store_true", help="eval: one line of JSON, with example critiques")
     cr.add_argument("--force", action="store_true",
                     help="bundle: copy even a critic whose measured.json misses the goals (experiments only)")
+    _precision_argument(cr, "eval: ")
     cr.set_defaults(func=_critic)
 
     info = sub.add_parser("info", help="version and backbone names")
@@ -371,6 +373,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--new-tokens", type=int, default=64, help="generate: tokens to decode (default 64)")
     b.add_argument("--repeats", type=int, default=None, help="timed repeats per side (default 10 for vision, 3 for generate and critique); medians are reported")
     b.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    _precision_argument(b, "critique: ")
     b.set_defaults(func=_bench)
 
     s = sub.add_parser("saliency", help="train, evaluate and use the IASM saliency module")
@@ -432,8 +435,15 @@ def parser() -> argparse.ArgumentParser:
                     help="critiques that may wait behind the running one; more get 503 (default 4)")
     sv.add_argument("--model", default=None,
                     help="a trained ASE-MLLM folder, or 'teacher' (default: the bundled critic)")
+    _precision_argument(sv)
     sv.set_defaults(func=_serve)
     return p
+
+
+def _precision_argument(p: argparse.ArgumentParser, which: str = "") -> None:
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help=f"{which}the critic's language model in float32 (default) or bfloat16: ~1.4x faster on CPUs "
+                        "with native bf16 (AVX512-BF16, AMX), slower on others; the phrasing can differ")
 
 
 def _shared():

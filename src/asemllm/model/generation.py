@@ -185,11 +185,14 @@ def keeps_logits(lm: nn.Module) -> bool:
 
 class _Step:
     """One forward pass: inputs (b, t, D), the mask of everything so far (b, T) -> the last
-    `keep` positions' logits (b, keep, V); with a cache, appends the inputs' keys and values to it."""
+    `keep` positions' logits (b, keep, V), in float32; with a cache, appends the inputs' keys and
+    values to it. An LM cast to bfloat16 (the critic's `--precision bf16`) gets its inputs in
+    bfloat16, so its cache is too; the image tokens and embeddings arrive in float32."""
 
     def __init__(self, lm: nn.Module):
         params = inspect.signature(lm.forward).parameters
         self.lm = lm
+        self.dtype = lm.get_input_embeddings().weight.dtype
         # transformers >= 5.2x calls the KV cache `cache`; earlier releases `past_key_values`
         self.cache_arg = "cache" if "cache" in params else "past_key_values"
         # only the last positions' logits are needed: skips a (t x vocab) matmul in the prefill
@@ -198,9 +201,9 @@ class _Step:
     def __call__(self, inputs: torch.Tensor, mask: torch.Tensor, cache, keep: int = 1) -> torch.Tensor:
         pos = positions(mask)[:, -inputs.shape[1]:]
         extra = {"logits_to_keep": keep} if self.keeps else {}
-        res = self.lm(inputs_embeds=inputs, attention_mask=mask, position_ids=pos, use_cache=cache is not None,
-                      **{self.cache_arg: cache}, **extra)
-        return res.logits[:, -keep:]
+        res = self.lm(inputs_embeds=inputs.to(self.dtype), attention_mask=mask, position_ids=pos,
+                      use_cache=cache is not None, **{self.cache_arg: cache}, **extra)
+        return res.logits[:, -keep:].float()
 
 
 def _joined(prefix: Prefix | None, rest: torch.Tensor, rest_mask: torch.Tensor):
