@@ -25,9 +25,25 @@ def probs(**p) -> np.ndarray:
 def test_decide_keeps_the_most_confident_of_each_exclusive_group():
     p = probs(exposure__dark=0.9, exposure__bright=0.8, tones__intact=0.7, highlights__clipped=0.6,
               shadows__crushed=0.55, noise__low=0.51, colour__vivid=0.49)
-    assert F.decide(p) == {"exposure.dark", "tones.intact", "noise.low"}  # colour.vivid is under 0.5
-    assert F.decide(p, threshold=0.75) == {"exposure.dark"}
-    assert F.decide(probs(highlights__clipped=0.6, shadows__crushed=0.55)) == {"highlights.clipped", "shadows.crushed"}
+    said = F.decide(p) - {T.verdict(1)}  # a verdict is always given (the next test)
+    assert said == {"exposure.dark", "tones.intact", "noise.low"}  # colour.vivid is under 0.5
+    assert F.decide(p, threshold=0.75) - {T.verdict(1)} == {"exposure.dark"}
+    assert F.decide(probs(highlights__clipped=0.6, shadows__crushed=0.55)) - {T.verdict(2)} == {
+        "highlights.clipped", "shadows.crushed"}
+
+
+def test_the_verdict_counts_the_faults_decided_whatever_the_head_says_of_it():
+    """The head's own verdict probabilities are ignored: no fault -> strong, 1-2 -> mixed, 3+ ->
+    weak, the same count the teacher makes on the measurements."""
+    assert T.RULES_BY_ID["exposure.dark"].problem and not T.RULES_BY_ID["tones.intact"].problem
+    assert F.decide(probs(overall__weak=0.99, tones__intact=0.9)) == {"tones.intact", "overall.strong"}
+    assert F.decide(probs(overall__strong=0.99, exposure__dark=0.9)) == {"exposure.dark", "overall.mixed"}
+    faults = [r.id for r in T.RULES if r.problem][:6]
+    exclusive = {r for g in T.EXCLUSIVE for r in g if sum(f in g for f in faults) > 1}
+    faults = [f for f in faults if f not in exclusive][:3]  # three faults that can hold together
+    assert len(faults) == 3
+    said = F.decide(probs(overall__strong=0.99, **{f.replace(".", "__"): 0.9 for f in faults}))
+    assert said == set(faults) | {"overall.weak"}
 
 
 def test_decide_names_a_wrong_length():

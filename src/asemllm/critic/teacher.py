@@ -444,23 +444,29 @@ def _judgeable(v: dict) -> bool:
     return len(_measured_problem_attrs(v)) >= VERDICT_MIN_MEASURED
 
 
+def verdict(faults: int) -> str:
+    """The overall verdict for a photo with this many faults (rules with `problem`)."""
+    return "overall.strong" if faults == 0 else "overall.mixed" if faults <= 2 else "overall.weak"
+
+
+def _verdict_is(rule_id: str):
+    return lambda v: _judgeable(v) and verdict(len(_problems(v))) == rule_id
+
+
 # The overall verdict (general_impression only): counts the faults the measurements show. Its
 # evidence is every measured attribute a fault could rest on.
 VERDICTS: list[Rule] = [
-    Rule("overall.strong", ("general_impression",), (),
-         lambda v: _judgeable(v) and not _problems(v),
+    Rule("overall.strong", ("general_impression",), (), _verdict_is("overall.strong"),
          ("technically this photo of {subject} is very well made",
           "this is a technically accomplished photo of {subject}",
           "this photo of {subject} is technically sound throughout"),
          r"very well made|technically accomplished|technically sound"),
-    Rule("overall.mixed", ("general_impression",), (),
-         lambda v: _judgeable(v) and 1 <= len(_problems(v)) <= 2,
+    Rule("overall.mixed", ("general_impression",), (), _verdict_is("overall.mixed"),
          ("this photo of {subject} has real strengths but is held back by a flaw or two",
           "a promising photo of {subject}, with a thing or two to fix",
           "this shot of {subject} mostly works, though it could be improved"),
          r"held back by a flaw|thing or two to fix|mostly works"),
-    Rule("overall.weak", ("general_impression",), (),
-         lambda v: _judgeable(v) and len(_problems(v)) >= 3,
+    Rule("overall.weak", ("general_impression",), (), _verdict_is("overall.weak"),
          ("several technical problems hold back this photo of {subject}",
           "this photo of {subject} struggles on a number of technical points",
           "this shot of {subject} needs work on several fronts"),
