@@ -420,12 +420,12 @@ def test_a_bf16_language_model_reads_float32_image_tokens_and_gives_float32_logi
     half = copy.deepcopy(tiny)
     half.lm.to(torch.bfloat16)
     logits = {}
-    for name, model in (("fp32", tiny), ("bf16", half)):
+    for name, model, dtype in (("fp32", tiny, torch.float32), ("bf16", half, torch.bfloat16)):
         with torch.no_grad():
             prefix, rest, mask = model._prefix_embed(images, prompts, 2, None)
             logits[name], cache, _ = generation._prefill(generation._Step(model.lm), rest, mask, prefix)
         assert logits[name].dtype == torch.float32
-        assert cache.layers[0].keys.dtype == getattr(torch, {"fp32": "float32", "bf16": "bfloat16"}[name])
+        assert cache.layers[0].keys.dtype == dtype
     scale = logits["fp32"].abs().max()
     assert 0 < (logits["bf16"] - logits["fp32"]).abs().max() < 0.05 * scale  # bf16 keeps ~3 digits
     out = half.generate_ids(images, prompts, Sampling(6, ignore_eos=True), repeat=2)
