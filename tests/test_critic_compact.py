@@ -88,6 +88,18 @@ def test_compact_stores_factors_that_fit_its_photos_better_than_plain_truncation
     again = load_pretrained(tmp_path / "bundled")
     assert torch.allclose(again.projector.mlp[0].weight, small.projector.mlp[0].weight, atol=0.02)
 
+    # saved again (a refit of the head saves the whole model): the factors as loaded, unless the layer changed
+    with torch.no_grad():
+        small.aux_head[0].weight.mul_(2)
+    small.save_pretrained(tmp_path / "resaved")
+    with safe_open(str(tmp_path / "resaved" / "model.safetensors"), "pt") as f:
+        keys = set(f.keys())
+        assert torch.equal(f.get_tensor("projector.mlp.0.weight" + LOW_RANK[0]),
+                           small.low_rank["projector.mlp.0.weight"][0])
+    assert "projector.mlp.0.weight" not in keys and "aux_head.0.weight" in keys
+    assert not {"aux_head.0.weight" + suffix for suffix in LOW_RANK} & keys
+    assert torch.equal(load_pretrained(tmp_path / "resaved").projector.mlp[0].weight, small.projector.mlp[0].weight)
+
 
 def test_compact_will_not_write_over_its_source(tmp_path):
     _tiny_critic(tmp_path)

@@ -11,11 +11,11 @@ from asemllm.data.records import CritiqueRecord, write_jsonl
 PHOTOS = ["mate/LadyBird.jpg", "mate/YellowFlower.jpg", "misc/grace_hopper.jpg", "mate/Storm.jpg"]
 
 
-def _records(shared_data, copies=3):
+def _records(shared_data, copies=3, second=None):
     """Each photo `copies` times (as the critic data holds edited versions); the first target 1
-    everywhere (so the held-out photo's loss falls too), the second unknown."""
+    everywhere (so the held-out photo's loss falls too), the second `second` (None: unknown)."""
     return [CritiqueRecord(id=f"{p}-{k}", image=str(shared_data / "photos" / p), split="train",
-                           critiques={"focus": ["The subject is sharp."]}, meta={"photo": p, "targets": [1.0, None]})
+                           critiques={"focus": ["The subject is sharp."]}, meta={"photo": p, "targets": [1.0, second]})
             for p in PHOTOS for k in range(copies)]
 
 
@@ -146,10 +146,67 @@ def test_the_critics_native_branch_decides_the_noise_claims():
     assert sorted(ALL_RULES[i].id for i in H.noise_rules()) == ["noise.high", "noise.low"]
 
 
-def test_finish_makes_the_models_of_the_three_refits_and_compact_from_one_encoding(shared_data, tmp_path,
-                                                                                   monkeypatch):
-    """`critic finish` = `critic head`, `--stats`, `--native` and `critic compact` in turn, with each
-    training photo encoded once instead of four times."""
+def test_refit_with_geometry_decides_its_targets_from_the_saliency_geometry_alone(shared_data, tmp_path):
+    from asemllm.model.captioner import AestheticCaptioner
+    from asemllm.model.stats import SHAPE, shape_columns
+
+    data = str(tmp_path / "train.jsonl")
+    write_jsonl(_records(shared_data, second=0.0), data)
+    with pytest.raises(ValueError, match="reads the photo statistics; refit with --stats first"):
+        H.refit_model(str(_model(tmp_path)), data, geometry=[1])
+    H.refit_model(str(tmp_path / "model"), data, out=str(tmp_path / "stats"), epochs=3, holdout=0.25, stats=True)
+    before = AestheticCaptioner.from_pretrained(tmp_path / "stats").eval()
+    report = H.refit_model(str(tmp_path / "stats"), data, out=str(tmp_path / "geometry"), epochs=10, holdout=0.25,
+                           geometry=[1])
+    model = AestheticCaptioner.from_pretrained(tmp_path / "geometry").eval()
+    old, after = before.state_dict(), model.state_dict()
+    assert tuple(report["geometry"]) == model.config.aux_geometry == (1,)
+    assert {k for k in after if k not in old} == {k for k in after if k.startswith("aux_geometry_head.")}
+    assert all(torch.equal(old[k], after[k]) for k in old)  # only the new branch trains
+    assert report["held_out_loss"]["after"] <= report["held_out_loss"]["before"]
+    photos = [str(shared_data / "photos" / p) for p in PHOTOS[:2]]
+    with torch.no_grad():
+        x = model.head_inputs(photos)
+        shape = x[:, [model.aux_head_width + c for c in shape_columns()]]  # (2, len(SHAPE))
+        p, p0 = model.aux_probabilities(photos), before.aux_probabilities(photos)
+    assert shape.shape == (2, len(SHAPE))
+    assert torch.allclose(p[:, 1], torch.sigmoid(model.aux_geometry_head(shape))[:, 0], atol=1e-6)
+    torch.testing.assert_close(p[:, 0], p0[:, 0], rtol=0, atol=1e-6)  # the other target does not move
+    with pytest.raises(ValueError, match="one new head branch at a time"):
+        H.refit_model(str(tmp_path / "stats"), data, native=[0], geometry=[1])
+    with pytest.raises(ValueError, match=r"aux_geometry targets \[5\] are not among the head's 2"):
+        H.refit_model(str(tmp_path / "stats"), data, geometry=[5])
+    H.refit_model(str(tmp_path / "stats"), data, epochs=1, holdout=0.25, native=[1])
+    with pytest.raises(ValueError, match=r"targets \[1\] are in both aux_native and aux_geometry"):
+        H.refit_model(str(tmp_path / "stats"), data, geometry=[1])
+
+
+def test_a_model_without_saliency_gets_no_geometry_branch(shared_data, tmp_path):
+    """Without a saliency map the geometry is the uniform map's: a branch over it would learn base rates."""
+    from asemllm.model.captioner import AestheticCaptioner
+
+    data = str(tmp_path / "train.jsonl")
+    write_jsonl(_records(shared_data, second=0.0), data)
+    path = str(_model(tmp_path, saliency="none"))
+    report = H.finish(path, data, holdout=0.25, native=[0])
+    assert "geometry" not in report and "native" in report
+    model = AestheticCaptioner.from_pretrained(path)
+    assert model.config.aux_geometry == () and model.aux_geometry_head is None and model.config.aux_stats
+    with pytest.raises(ValueError, match="no saliency map"):
+        H.refit_model(path, data, geometry=[1])
+
+
+def test_the_critics_geometry_branch_decides_placement_size_and_balance():
+    from asemllm.critic.teacher import ALL_RULES
+
+    ids = [ALL_RULES[i].id for i in H.geometry_rules()]
+    assert {i.split(".")[0] for i in ids} == {"placement", "subject", "balance"} and len(ids) == 10
+
+
+def test_finish_makes_the_models_of_the_four_refits_and_compact_from_one_encoding(shared_data, tmp_path,
+                                                                                  monkeypatch):
+    """`critic finish` = `critic head`, `--stats`, `--native`, `--geometry` and `critic compact` in
+    turn, with each training photo encoded once instead of five times."""
     import shutil
 
     from asemllm.checkpoint import load_pretrained
@@ -161,20 +218,22 @@ def test_finish_makes_the_models_of_the_three_refits_and_compact_from_one_encodi
     monkeypatch.setattr(AestheticCaptioner, "_project",
                         lambda self, images: encoded.extend(images) or project(self, images))
     data, ranks = str(tmp_path / "train.jsonl"), {"projector.mlp.0": 32, "aux_head.0": 8}
-    write_jsonl(_records(shared_data), data)
+    write_jsonl(_records(shared_data, second=0.0), data)
     shutil.copytree(_model(tmp_path), tmp_path / "steps")
     kw = {"epochs": None, "holdout": 0.25}
     steps = [H.refit_model(str(tmp_path / "steps"), data, **kw),
              H.refit_model(str(tmp_path / "steps"), data, stats=True, **kw),
-             H.refit_model(str(tmp_path / "steps"), data, native=[0], **kw)]
+             H.refit_model(str(tmp_path / "steps"), data, native=[0], **kw),
+             H.refit_model(str(tmp_path / "steps"), data, geometry=[1], **kw)]
     compact(str(tmp_path / "steps"), data, str(tmp_path / "steps-compact"), ranks)
-    assert len(encoded) == 4 * 12
+    assert len(encoded) == 5 * 12
     encoded.clear()
 
-    report = H.finish(str(tmp_path / "model"), data, str(tmp_path / "compact"), holdout=0.25, native=[0], ranks=ranks)
+    report = H.finish(str(tmp_path / "model"), data, str(tmp_path / "compact"), holdout=0.25, native=[0], geometry=[1],
+                      ranks=ranks)
     assert len(encoded) == 12 and report["photos"] == 12
-    for name, step in zip(("head", "stats", "native"), steps):
-        assert report[name] == {k: v for k, v in step.items() if k not in ("model", "stats", "native")}
+    for name, step in zip(("head", "stats", "native", "geometry"), steps):
+        assert report[name] == {k: v for k, v in step.items() if k not in ("model", "stats", "native", "geometry")}
     one, other = (AestheticCaptioner.from_pretrained(tmp_path / d).state_dict() for d in ("model", "steps"))
     assert one.keys() == other.keys() and all(torch.equal(one[k], other[k]) for k in one)
     one, other = (load_pretrained(tmp_path / d).state_dict() for d in ("compact", "steps-compact"))

@@ -123,14 +123,18 @@ def test_geometry_equals_the_measured_composition_of_the_same_map(shared_data):
     x = to_batch([photo], 224)
     with torch.no_grad():
         density = load_iasm()(x).log_density.exp()  # (1, 1, 224, 224) over the padded square
-    g = _part(S.photo_stats(x, density), "geometry")[0]
+    stats = S.photo_stats(x, density)
+    assert len(S.GEOMETRY) == S.GROUPS["geometry"]
+    g = dict(zip(S.GEOMETRY, _part(stats, "geometry")[0].tolist()))
     sal = unsquare(density[0, 0].numpy(), (photo.height, photo.width))
     sal = sal / sal.sum()
     measured = {a.name: a.value for a in composition(sal, subject_mask(sal))}
-    assert abs(g[10] / 5 - measured["centre_offset"]) < 0.01
-    assert abs(g[11] / 5 - measured["subject_position"]) < 0.01
-    assert abs(g[14] - measured["balance"]) < 0.02
-    assert abs(g[7] ** 2 - measured["subject_size"]) < 0.02
+    assert abs(g["centre"] / 5 - measured["centre_offset"]) < 0.01
+    assert abs(g["thirds"] / 5 - measured["subject_position"]) < 0.01
+    assert abs(g["balance"] - measured["balance"]) < 0.02
+    assert abs(g["half"] ** 2 - measured["subject_size"]) < 0.02
+    # the geometry branch's input (aux_geometry) is these four numbers
+    assert stats[0, S.shape_columns()].tolist() == [g[name] for name in S.SHAPE]
 
 
 def test_native_statistics_see_the_noise_the_model_copy_averages_away(shared_data):

@@ -54,8 +54,22 @@ def save_pretrained(model, path, include_backbones: bool = False) -> None:
     drop = _aliases(state)
     tensors = {k: v.detach().contiguous() for k, v in state.items()
                if k not in drop and not _is_backbone_key(k, prefixes)}
+    tensors = _as_loaded_factors(tensors, getattr(model, "low_rank", {}))
     save_file(tensors, path / WEIGHTS, metadata={"format": "pt", "asemllm": __version__})
     model.config.save(path / CONFIG)
+
+
+def _as_loaded_factors(tensors: dict, factors: dict) -> dict:
+    """A matrix loaded from low-rank factors and unchanged since is saved as those factors again,
+    so a compacted critic stays compact through a refit of its head (`critic head --geometry`)."""
+    import torch
+
+    a, b = LOW_RANK
+    for k, (fa, fb) in factors.items():
+        if k in tensors and torch.equal(tensors[k], fa.float() @ fb.float()):
+            del tensors[k]
+            tensors[k + a], tensors[k + b] = fa.contiguous(), fb.contiguous()
+    return tensors
 
 
 def _check_stats_width(state: dict, path: Path) -> None:
@@ -115,7 +129,8 @@ def load_pretrained(path):
         if not (path / name).is_file():
             raise FileNotFoundError(f"{path / name} not found: not a saved asemllm model folder")
     model = build_model(ModelConfig.load(path / CONFIG))
-    state = from_low_rank(from_int8(load_file(path / WEIGHTS)))
+    stored = from_int8(load_file(path / WEIGHTS))
+    state = from_low_rank(stored)
     _check_stats_width(state, path)
     missing, unexpected = model.load_state_dict(state, strict=False)
     prefixes, aliases = _backbone_prefixes(model.config), _aliases(model.state_dict())
@@ -125,4 +140,6 @@ def load_pretrained(path):
     if missing or unexpected:
         raise ValueError(f"{path / WEIGHTS} does not fit {path / CONFIG}: "
                          f"missing {missing[:5]} ({len(missing)}), unexpected {unexpected[:5]} ({len(unexpected)})")
+    a, b = LOW_RANK
+    model.low_rank = {k[: -len(a)]: (stored[k], stored[k[: -len(a)] + b]) for k in stored if k.endswith(a)}
     return model.eval()

@@ -194,12 +194,14 @@ def _critic(args) -> int:
         print(json.dumps(build(args.out or "runs/critic-data", args.root or _shared(), variants=args.variants,
                                workers=args.workers)))
     elif args.action == "head":
-        from .critic.head import noise_rules, refit_model
+        from .critic.head import geometry_rules, noise_rules, refit_model
 
         _quiet()
         native = noise_rules() if args.native else None
+        geometry = geometry_rules() if args.geometry else None
         print(json.dumps(refit_model(args.model, args.data, out=args.out, epochs=args.epochs, stats=args.stats,
-                                     native=native, log=lambda text: print(text, file=sys.stderr, flush=True))))
+                                     native=native, geometry=geometry,
+                                     log=lambda text: print(text, file=sys.stderr, flush=True))))
     elif args.action == "finish":
         from .critic.head import finish
 
@@ -312,9 +314,9 @@ def parser() -> argparse.ArgumentParser:
                         "critic on unseen photos, bundle a trained one into the package")
     cr.add_argument("action", choices=["data", "head", "finish", "eval", "compact", "bundle"],
                     help="data: edited real photos + teacher critiques; head: refit a trained model's auxiliary "
-                         "head on its own image tokens (over the model unless --out); finish: head, head --stats "
-                         "and head --native over the model, then with --out compact into --out, from one pass over "
-                         "the training photos; eval: claim agreement and "
+                         "head on its own image tokens (over the model unless --out); finish: head, head --stats, "
+                         "head --native and head --geometry over the model, then with --out compact into --out, from "
+                         "one pass over the training photos; eval: claim agreement and "
                          "controlled edits on NUS 401-500; compact: its two largest matrices to low rank, fitted on its "
                          "training photos; bundle: copy a trained model into asemllm/weights/critic")
     cr.add_argument("--root", default=None, help="the shared data folder (default ../shared/data)")
@@ -329,13 +331,16 @@ def parser() -> argparse.ArgumentParser:
                     help="head, finish, compact: the training records")
     cr.add_argument("--epochs", type=int, default=None,
                     help="head: epochs over the training photos, the best on held-out photos kept (default 20; "
-                         "with --stats or --native 100)")
+                         "with --stats or --native 100, with --geometry 200)")
     cr.add_argument("--stats", action="store_true",
                     help="head: add a head branch that reads photo statistics (tones, colour, sharpness, "
                          "near-level lines, saliency geometry) and train it alone; the LM is unchanged")
     cr.add_argument("--native", action="store_true",
                     help="head: add a linear head branch that decides the noise claims from the photo's noise at its "
                          "native resolution (which the model's 224 px copy averages away) and train it alone")
+    cr.add_argument("--geometry", action="store_true",
+                    help="head (after --stats): add a small head branch that decides the placement, subject-size "
+                         "and balance claims from the saliency map's geometry alone and train it alone")
     cr.add_argument("--limit", type=int, default=None, help="eval: only the first N of the 100 photos")
     cr.add_argument("--json", action="store_true", help="eval: one line of JSON, with example critiques")
     cr.add_argument("--force", action="store_true",

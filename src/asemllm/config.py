@@ -124,6 +124,10 @@ class ModelConfig:
     # its native resolution (asemllm.model.native: sensor noise, which the 224 px copy averages
     # away); () = no such branch. The model then needs photos (paths, PIL, arrays), not tensors.
     aux_native: tuple[int, ...] = ()
+    # The targets a fourth branch, a small MLP, decides alone from the four numbers of the saliency
+    # map's geometry in those statistics that the claims about placement, subject size and balance
+    # are thresholds of (asemllm.model.stats.SHAPE); () = no such branch. Needs aux_stats.
+    aux_geometry: tuple[int, ...] = ()
     # The head's probabilities, projected to the LM width, become one more image token.
     aux_token: bool = False
     # Findings prompts (tag-guided, as in Tag2Text): the prompt also lists the claims the critique

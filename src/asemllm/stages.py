@@ -22,8 +22,8 @@ class Row:
 
 def groups(model) -> dict[str, list]:
     """Named parameter groups, in data-flow order; every parameter is in exactly one."""
-    names = ("iasm", "vision.tower", "vision.fusion", "projector", "aux_head", "aux_stats_head", "aux_native_head", "aux_embed",
-             "lm")
+    names = ("iasm", "vision.tower", "vision.fusion", "projector", "aux_head", "aux_stats_head", "aux_native_head",
+             "aux_geometry_head", "aux_embed", "lm")
     out = {name: [] for name in names} | {"lm.lora": []}
     for name, p in model.named_parameters():
         if name.startswith("lm.") and "lora_" in name:
@@ -39,7 +39,7 @@ def set_stage(model, stage: str) -> list[Row]:
         raise ValueError(f"unknown training stage {stage!r}; choose one of {STAGES}")
     if stage == "finetune" and model.config.lm.lora is None:
         _add_default_lora(model)
-    aux = {"aux_head", "aux_stats_head", "aux_native_head", "aux_embed"}
+    aux = {"aux_head", "aux_stats_head", "aux_native_head", "aux_geometry_head", "aux_embed"}
     train = {"saliency": {"iasm"}, "align": {"vision.fusion", "projector", *aux},
              "finetune": {"vision.fusion", "projector", *aux, "lm.lora"}}.get(stage)
     rows = []

@@ -138,7 +138,7 @@ def save_compact(model, moments: dict, ranks: dict, out: str) -> dict:
     model.save_pretrained(out)
     state = load_file(Path(out) / WEIGHTS)
     for key, (a, b) in factors.items():
-        del state[key]
+        state.pop(key, None)  # or its factors, as loaded (save_pretrained): replaced below
         state[key + LOW_RANK[0]], state[key + LOW_RANK[1]] = a, b
     save_file(state, Path(out) / WEIGHTS, metadata={"format": "pt", "low_rank": json.dumps(ranks)})
     return {"ranks": ranks, "variance_lost": {k: round(v, 4) for k, v in lost.items()}}

@@ -30,6 +30,18 @@ BLUR = [[1 / 16, 2 / 16, 1 / 16], [2 / 16, 4 / 16, 2 / 16], [1 / 16, 2 / 16, 1 /
 GROUPS = {"tones": LUMA_BINS + 6 + len(QUANTILES), "colours": SAT_BINS + 10, "sharpness": 4 + 2 * len(EDGE_LEVELS),
           "lines": 8, "geometry": 15}
 STATS_DIM = sum(GROUPS.values())
+# geometry()'s columns, in order
+GEOMETRY = ("cx", "cy", "sx", "sy", "cov", "right", "down", "half", "peak_x", "peak_y", "centre", "thirds", "aspect",
+            "entropy", "balance")
+# The numbers the teacher's placement, subject-size and balance claims are thresholds of
+# (centre_offset, subject_position, subject_size, balance), here over the IASM's map on the 224 px square
+SHAPE = ("centre", "thirds", "half", "balance")
+
+
+def shape_columns() -> list[int]:
+    """Where SHAPE's numbers sit in photo_stats' vector (geometry is its last group)."""
+    start = STATS_DIM - GROUPS["geometry"]
+    return [start + GEOMETRY.index(name) for name in SHAPE]
 
 
 def photo_stats(images: torch.Tensor, density: torch.Tensor | None = None) -> torch.Tensor:
