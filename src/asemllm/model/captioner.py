@@ -113,6 +113,7 @@ def native_head(config: ModelConfig) -> nn.Module | None:
 
 
 def _decided_once(config: ModelConfig) -> None:
+    """Each target is decided by one replacing branch at most (else the later would silently win)."""
     both = sorted(set(config.aux_geometry) & set(config.aux_native))
     if both:
         raise ValueError(f"targets {both} are in both aux_native and aux_geometry: one branch decides a target")
