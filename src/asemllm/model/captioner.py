@@ -105,15 +105,16 @@ def native_head(config: ModelConfig) -> nn.Module | None:
     outweighing it.)"""
     if not (config.aux_targets and config.aux_native):
         return None
-    bad = [i for i in config.aux_native if not 0 <= i < config.aux_targets]
-    if bad:
-        raise ValueError(f"aux_native targets {bad} are not among the head's {config.aux_targets}")
-    _decided_once(config)
+    _check_replaced(config, "aux_native")
     return nn.Linear(NATIVE_DIM, len(config.aux_native))
 
 
-def _decided_once(config: ModelConfig) -> None:
-    """Each target is decided by one replacing branch at most (else the later would silently win)."""
+def _check_replaced(config: ModelConfig, field: str) -> None:
+    """The targets a replacing branch decides (config.<field>) are the head's, and each target is
+    decided by one such branch at most (else the later would silently win)."""
+    bad = [i for i in getattr(config, field) if not 0 <= i < config.aux_targets]
+    if bad:
+        raise ValueError(f"{field} targets {bad} are not among the head's {config.aux_targets}")
     both = sorted(set(config.aux_geometry) & set(config.aux_native))
     if both:
         raise ValueError(f"targets {both} are in both aux_native and aux_geometry: one branch decides a target")
@@ -130,10 +131,7 @@ def geometry_head(config: ModelConfig) -> nn.Module | None:
         return None
     if not config.aux_stats:
         raise ValueError("aux_geometry reads the photo statistics: it needs aux_stats")
-    bad = [i for i in config.aux_geometry if not 0 <= i < config.aux_targets]
-    if bad:
-        raise ValueError(f"aux_geometry targets {bad} are not among the head's {config.aux_targets}")
-    _decided_once(config)
+    _check_replaced(config, "aux_geometry")
     return nn.Sequential(nn.Linear(len(SHAPE), 64), nn.GELU(), nn.Linear(64, len(config.aux_geometry)))
 
 
