@@ -19,7 +19,7 @@ def shared_data() -> Path:
 @pytest.fixture
 def tiny():
     """A fresh tiny captioner with fixed random weights."""
-    from asemllm.build import build_model
+    from asemllm.models import build_model
     from asemllm.config import tiny_config
 
     torch.manual_seed(0)

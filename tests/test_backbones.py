@@ -94,11 +94,11 @@ def test_efficientnet_lite0_is_pretrained_and_encoder_matches_it():
 @pytest.mark.slow
 def test_default_model_runs_on_a_real_photo(shared_data):
     """dinov2-s + efficientnet-lite0 + SmolLM2, untrained fusion: runs end to end on a real photo."""
-    from asemllm.build import build_model
+    from asemllm.models import build_model
 
     model = build_model(ModelConfig())
     photo = shared_data / "photos" / "misc" / "grace_hopper.jpg"
-    embeds, log_density = model.encode_images([photo])
+    embeds, log_density = model.encode([photo])[:2]
     assert embeds.shape == (1, 64, 576) and log_density.shape == (1, 1, 224, 224)
     assert torch.isfinite(embeds).all()
     text = model.generate([photo], ["Describe this photo in one sentence."], max_new_tokens=12)[0]

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from asemllm.config import ModelConfig, tiny_config
-from asemllm.model.captioner import AestheticCaptioner
 from asemllm.stages import set_stage
+from asemllm.models import load_model, save_model
 
 
 def test_config_round_trip(tmp_path):
@@ -34,34 +34,34 @@ def test_save_load_identical_logits_with_lora_and_open_gates(tiny, tmp_path):
             if p.requires_grad:
                 p.add_(0.05 * torch.randn_like(p))
     tiny.config.saliency = "iasm"
-    tiny.save_pretrained(tmp_path / "m")
+    save_model(tiny, tmp_path / "m")
     saved = json.loads((tmp_path / "m" / "config.json").read_text())
     assert saved["lm"]["lora"]["r"] == 8
-    loaded = AestheticCaptioner.from_pretrained(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
     assert torch.equal(_logits(tiny), _logits(loaded))
 
 
 def test_behaviour_comes_from_config_not_folder_name(tiny, tmp_path):
     tiny.config.saliency = "none"
-    tiny.save_pretrained(tmp_path / "iasm-lora-model")  # a misleading name changes nothing
-    loaded = AestheticCaptioner.from_pretrained(tmp_path / "iasm-lora-model")
+    save_model(tiny, tmp_path / "iasm-lora-model")  # a misleading name changes nothing
+    loaded = load_model(tmp_path / "iasm-lora-model")
     assert loaded.config.saliency == "none" and loaded.config.lm.lora is None
     assert torch.equal(_logits(tiny), _logits(loaded))
 
 
 def test_load_rejects_checkpoint_that_does_not_fit(tiny, tmp_path):
-    tiny.save_pretrained(tmp_path / "m")
+    save_model(tiny, tmp_path / "m")
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
     cfg["projector"]["reduce"] = 1  # projector input width changes: weights no longer fit
     (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
     with pytest.raises((ValueError, RuntimeError), match="projector"):
-        AestheticCaptioner.from_pretrained(tmp_path / "m")
+        load_model(tmp_path / "m")
     with pytest.raises(FileNotFoundError, match="config.json"):
-        AestheticCaptioner.from_pretrained(tmp_path / "nowhere")
+        load_model(tmp_path / "nowhere")
 
 
 def test_int8_storage_is_within_half_a_step_of_each_row():
-    from asemllm.checkpoint import INT8_SCALE, from_int8, to_int8
+    from asemllm.models import INT8_SCALE, from_int8, to_int8
 
     g = torch.Generator().manual_seed(0)
     big = torch.randn(64, 100, generator=g) * torch.logspace(-3, 1, 64)[:, None]  # rows of very different range
@@ -81,7 +81,7 @@ def test_int8_storage_is_within_half_a_step_of_each_row():
 
 
 def test_low_rank_factors_load_as_their_product():
-    from asemllm.checkpoint import LOW_RANK, from_low_rank
+    from asemllm.models import LOW_RANK, from_low_rank
 
     a, b = torch.randn(6, 2), torch.randn(2, 5)
     back = from_low_rank({"w" + LOW_RANK[0]: a, "w" + LOW_RANK[1]: b, "bias": torch.ones(6)})

@@ -5,8 +5,10 @@ import pytest
 import torch
 from PIL import Image
 
-from asemllm.critic import head as H
+from asemllm.critic import refit as H
 from asemllm.data.records import CritiqueRecord, write_jsonl
+from asemllm.models import load_model, save_model
+from asemllm.critic.claim_head import probabilities
 
 PHOTOS = ["mate/LadyBird.jpg", "mate/YellowFlower.jpg", "misc/grace_hopper.jpg", "mate/Storm.jpg"]
 
@@ -20,7 +22,7 @@ def _records(shared_data, copies=3, second=None):
 
 
 def _model(tmp_path, **kw):
-    from asemllm.build import build_model
+    from asemllm.models import build_model
     from asemllm.config import tiny_config
 
     cfg = tiny_config()
@@ -28,7 +30,7 @@ def _model(tmp_path, **kw):
     for k, v in kw.items():
         setattr(cfg, k, v)
     torch.manual_seed(0)
-    build_model(cfg).save_pretrained(tmp_path / "model")
+    save_model(build_model(cfg), tmp_path / "model")
     return tmp_path / "model"
 
 
@@ -41,15 +43,14 @@ def test_held_out_photos_keep_all_their_versions_together(shared_data):
 
 
 def test_refit_trains_the_head_only_and_saves_it(shared_data, tmp_path):
-    from asemllm.model.captioner import AestheticCaptioner
 
     write_jsonl(_records(shared_data), tmp_path / "train.jsonl")
-    before = AestheticCaptioner.from_pretrained(_model(tmp_path)).state_dict()
+    before = load_model(_model(tmp_path)).state_dict()
     report = H.refit_model(str(tmp_path / "model"), str(tmp_path / "train.jsonl"), out=str(tmp_path / "refit"),
                            epochs=30, holdout=0.25)
-    after = AestheticCaptioner.from_pretrained(tmp_path / "refit").state_dict()
+    after = load_model(tmp_path / "refit").state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
-    assert changed and all(k.startswith("aux_head.") for k in changed)
+    assert changed and all(k.startswith("head.tokens.") for k in changed)
     assert report["train_records"] == 9 and report["held_out_photos_records"] == 3
     assert 0 < report["best_epoch"] <= 30
     assert report["held_out_loss"]["after"] < report["held_out_loss"]["before"]
@@ -74,62 +75,59 @@ def test_refit_refuses_what_it_cannot_refit(shared_data, tmp_path):
 
 
 def test_refit_with_stats_adds_a_statistics_branch_and_keeps_the_rest(shared_data, tmp_path):
-    from asemllm.model.captioner import AestheticCaptioner
     from asemllm.stages import set_stage
 
     write_jsonl(_records(shared_data), tmp_path / "train.jsonl")
-    before = AestheticCaptioner.from_pretrained(_model(tmp_path)).state_dict()
+    before = load_model(_model(tmp_path)).state_dict()
     report = H.refit_model(str(tmp_path / "model"), str(tmp_path / "train.jsonl"), out=str(tmp_path / "refit"),
                            epochs=10, holdout=0.25, stats=True)
-    model = AestheticCaptioner.from_pretrained(tmp_path / "refit").eval()
+    model = load_model(tmp_path / "refit").eval()
     after = model.state_dict()
-    assert report["stats"] and model.config.aux_stats and model.aux_stats_head is not None
-    assert {k for k in after if k not in before} == {k for k in after if k.startswith("aux_stats_head.")}
+    assert report["stats"] and model.config.aux_stats and model.head.stats is not None
+    assert {k for k in after if k not in before} == {k for k in after if k.startswith("head.stats.")}
     assert all(torch.equal(before[k], after[k]) for k in before)  # the tokens' head too: only the branch trains
     assert report["held_out_loss"]["after"] <= report["held_out_loss"]["before"]
     photos = [str(shared_data / "photos" / p) for p in PHOTOS[:2]]
-    again = AestheticCaptioner.from_pretrained(tmp_path / "refit").eval()
-    assert torch.allclose(model.aux_probabilities(photos), again.aux_probabilities(photos))
+    again = load_model(tmp_path / "refit").eval()
+    assert torch.allclose(probabilities(model, photos), probabilities(again, photos))
     rows = {r.module: r for r in set_stage(model, "finetune")}  # a joint run would train the branch too
-    assert rows["aux_stats_head"].trainable == rows["aux_stats_head"].total > 0
+    assert rows["head.stats"].trainable == rows["head.stats"].total > 0
 
 
 def test_a_head_trained_on_other_statistics_is_refused_by_name(shared_data, tmp_path):
     from safetensors.torch import load_file, save_file
 
-    from asemllm.model.captioner import AestheticCaptioner
 
     write_jsonl(_records(shared_data), tmp_path / "train.jsonl")
     H.refit_model(str(_model(tmp_path)), str(tmp_path / "train.jsonl"), out=str(tmp_path / "refit"),
                   epochs=1, holdout=0.25, stats=True)
     weights = tmp_path / "refit" / "model.safetensors"
     state = load_file(weights)
-    state["aux_stats_head.0.weight"] = state["aux_stats_head.0.weight"][:, :-8].contiguous()  # an older, shorter vector
+    state["head.stats.0.weight"] = state["head.stats.0.weight"][:, :-8].contiguous()  # an older, shorter vector
     save_file(state, weights)
     with pytest.raises(ValueError, match="trained on .* photo statistics.*critic head --model .* --stats"):
-        AestheticCaptioner.from_pretrained(tmp_path / "refit")
+        load_model(tmp_path / "refit")
 
 
 def test_refit_with_native_decides_its_targets_from_the_native_statistics_alone(shared_data, tmp_path):
-    from asemllm.model.captioner import AestheticCaptioner
-    from asemllm.model.native import NATIVE_DIM, native_stats
+    from asemllm.critic.native import NATIVE_DIM, native_stats
 
     write_jsonl(_records(shared_data), tmp_path / "train.jsonl")
     H.refit_model(str(_model(tmp_path)), str(tmp_path / "train.jsonl"), out=str(tmp_path / "stats"),
                   epochs=3, holdout=0.25, stats=True)
-    before = AestheticCaptioner.from_pretrained(tmp_path / "stats").eval()
+    before = load_model(tmp_path / "stats").eval()
     report = H.refit_model(str(tmp_path / "stats"), str(tmp_path / "train.jsonl"), out=str(tmp_path / "native"),
                            epochs=10, holdout=0.25, native=[0])
-    model = AestheticCaptioner.from_pretrained(tmp_path / "native").eval()
+    model = load_model(tmp_path / "native").eval()
     old, after = before.state_dict(), model.state_dict()
     assert tuple(report["native"]) == model.config.aux_native == (0,) and model.config.aux_stats
-    assert {k for k in after if k not in old} == {"aux_native_head.weight", "aux_native_head.bias"}
-    assert after["aux_native_head.weight"].shape == (1, NATIVE_DIM)
+    assert {k for k in after if k not in old} == {"head.native.weight", "head.native.bias"}
+    assert after["head.native.weight"].shape == (1, NATIVE_DIM)
     assert all(torch.equal(old[k], after[k]) for k in old)  # only the new branch trains
     photos = [str(shared_data / "photos" / p) for p in PHOTOS[:2]]
     with torch.no_grad():
-        p, p0 = model.aux_probabilities(photos), before.aux_probabilities(photos)
-        own = torch.sigmoid(model.aux_native_head(native_stats([Image.open(f).convert("RGB") for f in photos])))
+        p, p0 = probabilities(model, photos), probabilities(before, photos)
+        own = torch.sigmoid(model.head.native(native_stats([Image.open(f).convert("RGB") for f in photos])))
     assert torch.allclose(p[:, 0], own[:, 0], atol=1e-6)  # target 0: the native branch alone
     # the other target does not move, up to the last float digits: the head's input is wider now, and
     # the product over its slice may sum in another order (seen on an AMD CPU, not on an Intel one)
@@ -147,30 +145,29 @@ def test_the_critics_native_branch_decides_the_noise_claims():
 
 
 def test_refit_with_geometry_decides_its_targets_from_the_saliency_geometry_alone(shared_data, tmp_path):
-    from asemllm.model.captioner import AestheticCaptioner
-    from asemllm.model.stats import SHAPE, shape_columns
+    from asemllm.critic.photo_stats import SHAPE, shape_columns
 
     data = str(tmp_path / "train.jsonl")
     write_jsonl(_records(shared_data, second=0.0), data)
     with pytest.raises(ValueError, match="reads the photo statistics; refit with --stats first"):
         H.refit_model(str(_model(tmp_path)), data, geometry=[1])
     H.refit_model(str(tmp_path / "model"), data, out=str(tmp_path / "stats"), epochs=3, holdout=0.25, stats=True)
-    before = AestheticCaptioner.from_pretrained(tmp_path / "stats").eval()
+    before = load_model(tmp_path / "stats").eval()
     report = H.refit_model(str(tmp_path / "stats"), data, out=str(tmp_path / "geometry"), epochs=10, holdout=0.25,
                            geometry=[1])
-    model = AestheticCaptioner.from_pretrained(tmp_path / "geometry").eval()
+    model = load_model(tmp_path / "geometry").eval()
     old, after = before.state_dict(), model.state_dict()
     assert tuple(report["geometry"]) == model.config.aux_geometry == (1,)
-    assert {k for k in after if k not in old} == {k for k in after if k.startswith("aux_geometry_head.")}
+    assert {k for k in after if k not in old} == {k for k in after if k.startswith("head.geometry.")}
     assert all(torch.equal(old[k], after[k]) for k in old)  # only the new branch trains
     assert report["held_out_loss"]["after"] <= report["held_out_loss"]["before"]
     photos = [str(shared_data / "photos" / p) for p in PHOTOS[:2]]
     with torch.no_grad():
-        x = model.head_inputs(photos)
-        shape = x[:, [model.aux_head_width + c for c in shape_columns()]]  # (2, len(SHAPE))
-        p, p0 = model.aux_probabilities(photos), before.aux_probabilities(photos)
+        x = model.head.inputs(model.see(photos))
+        shape = x[:, [model.head.token_width + c for c in shape_columns()]]  # (2, len(SHAPE))
+        p, p0 = probabilities(model, photos), probabilities(before, photos)
     assert shape.shape == (2, len(SHAPE))
-    assert torch.allclose(p[:, 1], torch.sigmoid(model.aux_geometry_head(shape))[:, 0], atol=1e-6)
+    assert torch.allclose(p[:, 1], torch.sigmoid(model.head.geometry(shape))[:, 0], atol=1e-6)
     torch.testing.assert_close(p[:, 0], p0[:, 0], rtol=0, atol=1e-6)  # the other target does not move
     with pytest.raises(ValueError, match="one new head branch at a time"):
         H.refit_model(str(tmp_path / "stats"), data, native=[0], geometry=[1])
@@ -183,15 +180,14 @@ def test_refit_with_geometry_decides_its_targets_from_the_saliency_geometry_alon
 
 def test_a_model_without_saliency_gets_no_geometry_branch(shared_data, tmp_path):
     """Without a saliency map the geometry is the uniform map's: a branch over it would learn base rates."""
-    from asemllm.model.captioner import AestheticCaptioner
 
     data = str(tmp_path / "train.jsonl")
     write_jsonl(_records(shared_data, second=0.0), data)
     path = str(_model(tmp_path, saliency="none"))
     report = H.finish(path, data, holdout=0.25, native=[0])
     assert "geometry" not in report and "native" in report
-    model = AestheticCaptioner.from_pretrained(path)
-    assert model.config.aux_geometry == () and model.aux_geometry_head is None and model.config.aux_stats
+    model = load_model(path)
+    assert model.config.aux_geometry == () and model.head.geometry is None and model.config.aux_stats
     with pytest.raises(ValueError, match="no saliency map"):
         H.refit_model(path, data, geometry=[1])
 
@@ -209,15 +205,14 @@ def test_finish_makes_the_models_of_the_four_refits_and_compact_from_one_encodin
     turn, with each training photo encoded once instead of five times."""
     import shutil
 
-    from asemllm.checkpoint import load_pretrained
+    from asemllm.models import load_model
     from asemllm.critic.compact import compact
     from asemllm.model.captioner import AestheticCaptioner
 
     encoded = []
-    project = AestheticCaptioner._project
-    monkeypatch.setattr(AestheticCaptioner, "_project",
-                        lambda self, images: encoded.extend(images) or project(self, images))
-    data, ranks = str(tmp_path / "train.jsonl"), {"projector.mlp.0": 32, "aux_head.0": 8}
+    see = AestheticCaptioner.see
+    monkeypatch.setattr(AestheticCaptioner, "see", lambda self, images: encoded.extend(images) or see(self, images))
+    data, ranks = str(tmp_path / "train.jsonl"), {"projector.mlp.0": 32, "head.tokens.0": 8}
     write_jsonl(_records(shared_data, second=0.0), data)
     shutil.copytree(_model(tmp_path), tmp_path / "steps")
     kw = {"epochs": None, "holdout": 0.25}
@@ -234,9 +229,9 @@ def test_finish_makes_the_models_of_the_four_refits_and_compact_from_one_encodin
     assert len(encoded) == 12 and report["photos"] == 12
     for name, step in zip(("head", "stats", "native", "geometry"), steps):
         assert report[name] == {k: v for k, v in step.items() if k not in ("model", "stats", "native", "geometry")}
-    one, other = (AestheticCaptioner.from_pretrained(tmp_path / d).state_dict() for d in ("model", "steps"))
+    one, other = (load_model(tmp_path / d).state_dict() for d in ("model", "steps"))
     assert one.keys() == other.keys() and all(torch.equal(one[k], other[k]) for k in one)
-    one, other = (load_pretrained(tmp_path / d).state_dict() for d in ("compact", "steps-compact"))
+    one, other = (load_model(tmp_path / d).state_dict() for d in ("compact", "steps-compact"))
     assert one.keys() == other.keys()
     for k in one:
         torch.testing.assert_close(one[k], other[k], rtol=1e-4, atol=1e-5, msg=k)

@@ -11,6 +11,8 @@ from PIL import Image
 
 from asemllm.critic import dataset, evaluate
 from asemllm.critic.attributes import measure
+from asemllm.models import save_model
+from asemllm.critic.claim_head import probabilities
 
 
 def test_training_and_evaluation_photos_are_disjoint_and_real(shared_data):
@@ -144,16 +146,16 @@ def test_repeat_encodes_each_image_once_and_matches_duplicates(tiny, two_photos)
 def test_bundle_keeps_only_what_training_changed(tiny, tmp_path, two_photos):
     from safetensors import safe_open
 
-    from asemllm.checkpoint import INT8_SCALE, load_pretrained
+    from asemllm.models import INT8_SCALE, load_model
     from asemllm.critic.bundle import bundle
 
-    tiny.save_pretrained(tmp_path / "run")
+    save_model(tiny, tmp_path / "run")
     print(bundle(tmp_path / "run", tmp_path / "bundled", force=True))
     with safe_open(str(tmp_path / "bundled" / "model.safetensors"), "pt") as f:
         dtypes = {k: f.get_slice(k).get_dtype() for k in f.keys()}
     assert {"F16", "I8"} <= set(dtypes.values())  # fp16, and int8 for the large matrices
     assert all(k.endswith(INT8_SCALE) for k, d in dtypes.items() if d == "F32")  # only their row scales
-    again = load_pretrained(tmp_path / "bundled")
+    again = load_model(tmp_path / "bundled")
     tiny.eval()
     photos, _ = two_photos
     with torch.no_grad():
@@ -182,7 +184,7 @@ def test_bundled_critic_reads_noise_at_native_resolution(shared_data):
     """Grain at 1,600 x 1,200 px (sigma 8 levels) that the 224 px copy averages away: the shipped
     critic's head says "noisy" for the grainy photo and not for the clean one."""
     import asemllm
-    from asemllm.critic.head import noise_rules
+    from asemllm.critic.refit import noise_rules
     from asemllm.critic.teacher import ALL_RULES
 
     critic = asemllm.load()
@@ -194,7 +196,7 @@ def test_bundled_critic_reads_noise_at_native_resolution(shared_data):
     rgb = np.asarray(clean, dtype=np.float32) / 255
     grainy = Image.fromarray((dataset.add_noise(rgb, 8.0, random.Random(0)) * 255 + 0.5).astype(np.uint8))
     high = [r.id for r in ALL_RULES].index("noise.high")
-    p = critic.model.aux_probabilities([clean, grainy])[:, high]
+    p = probabilities(critic.model, [clean, grainy])[:, high]
     assert p[0] < 0.5 < p[1], p.tolist()
 
 
@@ -204,7 +206,7 @@ def test_bundled_critic_places_a_moved_subject_where_the_measurement_does(shared
     (critic head --geometry); the statistics MLP alone named it 35 times in 50 on NUS 401-500."""
     import asemllm
     from asemllm.critic.findings import decide
-    from asemllm.critic.head import geometry_rules
+    from asemllm.critic.refit import geometry_rules
     from asemllm.critic.teacher import RULES_BY_ID, values
     from asemllm.saliency.predict import predict_maps
 
@@ -221,14 +223,14 @@ def test_bundled_critic_places_a_moved_subject_where_the_measurement_does(shared
         new = {r for r in evaluate.PLACEMENT if RULES_BY_ID[r].holds(after) and not RULES_BY_ID[r].holds(before)}
         if new:
             shown += 1
-            named += bool(new & decide(critic.model.aux_probabilities([moved])[0].numpy()))
+            named += bool(new & decide(probabilities(critic.model, [moved])[0].numpy()))
     assert shown >= 8 and named >= shown - 1, (named, shown)  # one at a threshold's edge may go either way
 
 
 def test_bundle_refuses_a_critic_that_fails_its_measurement(tiny, tmp_path):
     from asemllm.critic.bundle import bundle
 
-    tiny.save_pretrained(tmp_path / "run" / "model")
+    save_model(tiny, tmp_path / "run" / "model")
     with pytest.raises(FileNotFoundError, match="measure the critic first"):
         bundle(tmp_path / "run" / "model", tmp_path / "out")
     measured = {"claim_agreement": {"agree": 0.5879}, "controlled_edits": {"share": 0.95}}
@@ -244,7 +246,7 @@ def test_bundle_refuses_a_critic_that_fails_its_measurement(tiny, tmp_path):
 def test_eval_reports_the_auxiliary_head_beside_the_text(shared_data):
     """A model with a head over the teacher's rules gets the head's own precision/recall and edit
     share; the numbers are counts over real measurements (a random tiny model: no result)."""
-    from asemllm.build import build_model
+    from asemllm.models import build_model
     from asemllm.config import tiny_config
     from asemllm.critic.teacher import ALL_RULES
 
@@ -265,7 +267,7 @@ def test_eval_encodes_each_photo_once(shared_data):
     """The head's measurement, the findings and the seven prompts read one encoding of the photo,
     and each edited photo is encoded once though it serves two aspects (blur): the image encoder
     sees the photo and its shown edits, nothing more."""
-    from asemllm.build import build_model
+    from asemllm.models import build_model
     from asemllm.config import tiny_config
     from asemllm.critic.teacher import ALL_RULES
 

@@ -55,7 +55,7 @@ def _model(lm_std: float | None = None):
     """The tiny model in the finetune stage (LoRA added), with every trainable part on the loss's
     path: fusion gates open and LoRA B non-zero (both start at 0, which would leave parts of the
     gradient zero on both devices and the comparison empty)."""
-    from asemllm.build import build_model
+    from asemllm.models import build_model
     from asemllm.stages import set_stage
 
     torch.manual_seed(0)

@@ -10,6 +10,7 @@ import pytest
 
 from asemllm.data.records import CritiqueRecord, write_jsonl
 from asemllm.evaluation.run import evaluate, table
+from asemllm.models import save_model
 
 FAST = ("bleu", "rouge", "cider")  # METEOR's JVM start costs ~15 s; its wrapper has its own tests
 PHOTOS = {
@@ -27,7 +28,7 @@ def setup(shared_data, tmp_path, tiny):
     records.append(CritiqueRecord(id="gone", image=str(tmp_path / "missing.jpg"), split="test",
                                   critiques={"overall": ["a photo that is not there"]}))
     write_jsonl(records, tmp_path / "data.jsonl")
-    tiny.save_pretrained(tmp_path / "model")
+    save_model(tiny, tmp_path / "model")
     return tmp_path
 
 

@@ -11,6 +11,7 @@ import torch
 from asemllm.critic import findings as F
 from asemllm.critic import teacher as T
 from asemllm.critic.teacher import ALL_RULES, ASPECTS
+from asemllm.critic.claim_head import probabilities
 
 IDS = [r.id for r in ALL_RULES]
 
@@ -82,7 +83,7 @@ def test_prompt_lists_the_findings():
 
 
 def _tiny(**kw):
-    from asemllm.build import build_model
+    from asemllm.models import build_model
     from asemllm.config import tiny_config
 
     cfg = tiny_config()
@@ -96,8 +97,8 @@ def _tiny(**kw):
 def test_model_prompts_carry_its_heads_findings(two_photos):
     photos, _ = two_photos
     model = _tiny(findings_threshold=0.3)
-    assert isinstance(model.aux_head, torch.nn.Sequential)  # aux_hidden: an MLP head
-    p = model.aux_probabilities(photos).numpy()
+    assert isinstance(model.head.tokens, torch.nn.Sequential)  # aux_hidden: an MLP head
+    p = probabilities(model, photos).numpy()
     assert p.shape == (2, len(IDS)) and ((p > 0) & (p < 1)).all()
     aspects = ["composition", "general_impression"]
     got = F.prompts(model, photos, aspects)

@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from asemllm.model.projector import cells
+from asemllm.models import load_model, save_model
 
 
 def _tiny(**kw):
-    from asemllm.build import build_model
+    from asemllm.models import build_model
     from asemllm.config import tiny_config
 
     cfg = tiny_config()
@@ -35,7 +36,7 @@ def test_cells_are_the_r_by_r_neighbourhoods():
 def test_detail_and_saliency_reach_the_image_tokens(two_photos):
     photos, _ = two_photos
     model = _tiny()
-    embeds, _ = model.encode_images(photos)
+    embeds, _ = model.encode(photos)[:2]
     assert embeds.shape == (2, model.num_image_tokens, 64)
     # the saliency cells are part of the input: a different density gives different tokens
     g = model.vision.grid
@@ -53,7 +54,7 @@ def test_detail_and_saliency_reach_the_image_tokens(two_photos):
 def test_patch_density_is_uniform_without_saliency(two_photos):
     photos, _ = two_photos
     model = _tiny(saliency="none")
-    images = model._as_tensor(photos)
+    images = model.see(photos).pixels
     dens = model._patch_density(None, images)
     assert dens.shape == (2, model.vision.grid ** 2) and torch.equal(dens, torch.ones_like(dens))
     sal = _tiny()
@@ -75,10 +76,10 @@ def test_aux_loss_adds_to_the_lm_loss_and_skips_unknown_targets(two_photos):
     lm_only = model(photos, prompts, captions).loss
     both = model(photos, prompts, captions, targets=targets).loss
     _, _, logits = model.encode(photos)
-    assert both.item() == pytest.approx(lm_only.item() + 0.5 * model.aux_loss(logits, targets).item(), rel=1e-5)
+    assert both.item() == pytest.approx(lm_only.item() + 0.5 * model.head.loss(logits, targets).item(), rel=1e-5)
     model.zero_grad()
     model(photos, prompts, targets=targets).loss.backward()  # the aux loss alone (no answers)
-    grad = model.aux_head.weight.grad  # (targets, n*D)
+    grad = model.head.tokens.weight.grad  # (targets, n*D)
     assert grad[1].abs().sum() == 0  # nobody knows target 1: no gradient
     assert grad[0].abs().sum() > 0 and grad[2].abs().sum() > 0
     assert model.projector.detail_norm.weight.grad.abs().sum() > 0
@@ -100,11 +101,11 @@ def test_aux_token_is_the_heads_prediction_and_the_lm_reads_it(two_photos):
     plain = _tiny(aux_targets=3)
     assert model.num_image_tokens == plain.num_image_tokens + 1
     tokens, _, logits = model.encode(photos)
-    assert torch.allclose(tokens[:, -1], model.aux_embed(torch.sigmoid(logits)))
+    assert torch.allclose(tokens[:, -1], model.head.embed(torch.sigmoid(logits)))
     # the generated prompt has a slot for it, and the LM loss reaches the head through it
     model.zero_grad()
     model(photos, ["Describe."] * 2, captions).loss.backward()
-    assert model.aux_embed.weight.grad.abs().sum() > 0 and model.aux_head.weight.grad.abs().sum() > 0
+    assert model.head.embed.weight.grad.abs().sum() > 0 and model.head.tokens.weight.grad.abs().sum() > 0
     assert len(model.generate(photos, ["Describe."] * 2, max_new_tokens=3)) == 2
 
 
@@ -120,18 +121,17 @@ def test_batch_targets_fill_unknowns_with_nan():
 
 
 def test_save_and_load_keep_the_new_parts(tmp_path, two_photos):
-    from asemllm.model.captioner import AestheticCaptioner
 
     photos, _ = two_photos
     model = _tiny().eval()
     with torch.no_grad():  # move them off their initial values so a lost tensor would show
         model.projector.detail_norm.weight.add_(0.3)
-        model.aux_head.bias.add_(0.7)
-    model.save_pretrained(tmp_path / "m")
-    again = AestheticCaptioner.from_pretrained(tmp_path / "m").eval()
+        model.head.tokens.bias.add_(0.7)
+    save_model(model, tmp_path / "m")
+    again = load_model(tmp_path / "m").eval()
     with torch.no_grad():
-        assert torch.equal(model.encode_images(photos)[0], again.encode_images(photos)[0])
-    assert torch.equal(model.aux_head.bias, again.aux_head.bias)
+        assert torch.equal(model.encode(photos).embeds, again.encode(photos).embeds)
+    assert torch.equal(model.head.tokens.bias, again.head.tokens.bias)
 
 
 def test_a_deep_copy_fuses_and_captures_with_its_own_blocks(two_photos):
@@ -145,11 +145,11 @@ def test_a_deep_copy_fuses_and_captures_with_its_own_blocks(two_photos):
         block.attn_gate.data.fill_(1.0)  # gates open: the fusion changes the tokens
     twin = copy.deepcopy(model)
     with torch.no_grad():
-        before = model.encode_images(photos)[0]
-        assert torch.allclose(twin.encode_images(photos)[0], before, atol=1e-6)
+        before = model.encode(photos).embeds
+        assert torch.allclose(twin.encode(photos).embeds, before, atol=1e-6)
         for block in twin.vision.fusion.values():
             block.attn_gate.data.zero_()
-        assert not torch.allclose(twin.encode_images(photos)[0], before, atol=1e-4)
-        assert torch.allclose(model.encode_images(photos)[0], before, atol=1e-6)
-        _, detail = twin.vision(twin._as_tensor(photos), None)  # the copy's capture lands in the copy
+        assert not torch.allclose(twin.encode(photos).embeds, before, atol=1e-4)
+        assert torch.allclose(model.encode(photos).embeds, before, atol=1e-6)
+        _, detail = twin.vision(twin.see(photos).pixels, None)  # the copy's capture lands in the copy
         assert detail is not None and model.vision._captured == {}

@@ -62,7 +62,7 @@ def test_projector_reduces_tokens(tiny):
 
 def test_captioner_shapes(tiny, two_photos):
     photos, captions = two_photos
-    embeds, log_density = tiny.encode_images(photos)
+    embeds, log_density = tiny.encode(photos)[:2]
     assert embeds.shape == (2, tiny.num_image_tokens, 64)
     assert log_density.shape == (2, 1, 64, 64)
     prompts = ["Describe.", "Critique the light."]
@@ -106,15 +106,6 @@ def test_loss_from_the_answer_window_equals_the_loss_over_every_position(tiny, t
     assert tiny(photos, prompts, captions).loss.item() == pytest.approx(full.item(), rel=1e-6)
 
 
-def test_length_groups_cut_where_padding_costs_more_than_a_pass():
-    from asemllm.model.captioner import length_groups
-
-    lengths = [100, 12, 101, 10, 11]
-    assert length_groups(lengths, 10**6) == [[0, 1, 2, 3, 4]]  # one pass
-    assert length_groups(lengths, 5) == [[1, 3, 4], [0, 2]]  # 3 x 12 + 2 x 101 + 2 x 5
-    assert length_groups(lengths, 0) == [[3], [4], [1], [0], [2]]  # shortest first
-
-
 def test_loss_in_length_groups_equals_the_loss_of_the_whole_batch(tiny, two_photos, monkeypatch):
     """The LM runs on rows of similar length together, each group cut to its longest row; the
     loss, every gradient and each row's scored logits must be those of the whole padded batch."""
@@ -128,8 +119,8 @@ def test_loss_in_length_groups_equals_the_loss_of_the_whole_batch(tiny, two_phot
     set_stage(tiny, "finetune")
     trainable = [p for p in tiny.parameters() if p.requires_grad]
 
-    def run(overhead):
-        monkeypatch.setattr(captioner, "GROUP_OVERHEAD", overhead)
+    def run(pass_cost):
+        monkeypatch.setattr(captioner, "PASS_COST_TOKENS", pass_cost)
         out = tiny(photos * 2, prompts, answers)
         return out, torch.autograd.grad(out.loss, trainable, allow_unused=True)
 
@@ -213,18 +204,18 @@ def test_saliency_sources_change_the_image_embeddings(tiny, source):
     with torch.no_grad():
         for block in tiny.vision.fusion.values():
             block.attn_gate.fill_(0.5)
-        base, _ = tiny.encode_images(images)
+        base, _ = tiny.encode(images)[:2]
         tiny.config.saliency = source
-        other, log_density = tiny.encode_images(images)
+        other, log_density = tiny.encode(images)[:2]
         tiny.config.saliency = "none"
-        plain, none_density = tiny.encode_images(images)
+        plain, none_density = tiny.encode(images)[:2]
     assert (base - other).abs().max() > 1e-4 and (base - plain).abs().max() > 1e-4
     assert log_density is not None and none_density is None
     d = ablation_density(source, torch.ones(3, 1, 8, 8))
     torch.testing.assert_close(d.mean(dim=(1, 2, 3)), torch.ones(3))
     tiny.config.saliency = "fixations"
     with pytest.raises(ValueError, match="'fixations'"):
-        tiny.encode_images(images)
+        tiny.encode(images)[:2]
 
 
 def test_rows_that_end_leave_the_batch_without_changing_the_others(tiny):
@@ -314,6 +305,10 @@ def test_length_groups_minimise_padding_plus_passes():
         assert cost(groups, lengths, pass_cost) == best, (lengths, pass_cost, groups)
     assert length_groups([10] * 6 + [90] * 6, 35) == [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11]]
     assert length_groups([30, 31, 32], 35) == [[0, 1, 2]]
+    lengths = [100, 12, 101, 10, 11]
+    assert length_groups(lengths, 10**6) == [[3, 4, 1, 0, 2]]  # one pass, shortest row first
+    assert length_groups(lengths, 5) == [[3, 4, 1], [0, 2]]  # 3 x 12 + 2 x 101 + 2 x 5
+    assert length_groups(lengths, 0) == [[3], [4], [1], [0], [2]]  # shortest first
 
 
 def test_roomy_cache_holds_what_the_dynamic_cache_holds():
@@ -350,7 +345,7 @@ def test_roomy_cache_holds_what_the_dynamic_cache_holds():
 def test_merged_lora_gives_the_same_logits_with_plain_layers():
     from torch import nn
 
-    from asemllm.build import build_model
+    from asemllm.models import build_model
     from asemllm.config import LoRAConfig, tiny_config
     from asemllm.model.language_model import merge_lora
 
@@ -389,7 +384,7 @@ def test_restricted_output_decodes_the_tokens_the_whole_vocabulary_chose(tiny, t
     torch.testing.assert_close(model.generate_ids(photos, prompts, Sampling(12, ignore_eos=True)), whole)
     with pytest.raises(ValueError, match="already"):
         model.restrict_output(chosen)
-    from asemllm.build import build_model
+    from asemllm.models import build_model
     from asemllm.config import tiny_config
 
     torch.manual_seed(0)

@@ -1,4 +1,4 @@
-"""The auxiliary head's photo statistics (asemllm.model.stats), on real photos and their edits."""
+"""The auxiliary head's photo statistics (asemllm.critic.photo_stats), on real photos and their edits."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,8 @@ import torch
 from PIL import Image
 
 from asemllm.images import to_batch
-from asemllm.model import stats as S
+from asemllm.critic import photo_stats as S
+from asemllm.critic.claim_head import probabilities
 
 SEA = "lomiri_20.04/Infinite-Sea_by_Aury88.jpg"  # a sea horizon across the frame
 
@@ -93,7 +94,7 @@ def test_geometry_reads_the_density_in_the_photos_own_frame(shared_data):
 
 
 def test_a_head_with_stats_reads_them(two_photos):
-    from asemllm.build import build_model
+    from asemllm.models import build_model
     from asemllm.config import tiny_config
 
     cfg = tiny_config()
@@ -101,14 +102,14 @@ def test_a_head_with_stats_reads_them(two_photos):
     torch.manual_seed(0)
     model = build_model(cfg).eval()
     images, _ = two_photos
-    x = model.head_inputs(images)
-    assert x.shape == (2, model.aux_head_width + S.STATS_DIM)
-    square = model._as_tensor(images)
+    x = model.head.inputs(model.see(images))
+    assert x.shape == (2, model.head.token_width + S.STATS_DIM)
+    square = model.see(images).pixels
     assert torch.allclose(x[:, -S.STATS_DIM:], S.photo_stats(square, model.iasm(square).log_density.exp()))
     cfg.saliency = "none"  # the no-saliency ablation: uniform geometry
-    g = model.head_inputs(images)[:, -S.GROUPS["geometry"]:]
+    g = model.head.inputs(model.see(images))[:, -S.GROUPS["geometry"]:]
     assert torch.allclose(g[:, 13], torch.ones(2), atol=1e-4)
-    probs = model.aux_probabilities(images)
+    probs = probabilities(model, images)
     assert probs.shape == (2, 3) and ((probs > 0) & (probs < 1)).all()
 
 
@@ -141,7 +142,7 @@ def test_native_statistics_see_the_noise_the_model_copy_averages_away(shared_dat
     """Sensor-level noise on a 6,028 px photo: the native statistics report it; the 224 px copy the
     ViT and photo_stats read keeps under a level of it (why the head needs them)."""
     from asemllm.critic.dataset import add_noise
-    from asemllm.model.native import native_stats, noise_sigma
+    from asemllm.critic.native import native_stats, noise_sigma
 
     import random
 
@@ -157,17 +158,17 @@ def test_native_statistics_see_the_noise_the_model_copy_averages_away(shared_dat
 
 
 def test_a_head_with_native_statistics_needs_the_photos(two_photos):
-    from asemllm.build import build_model
+    from asemllm.models import build_model
     from asemllm.config import tiny_config
-    from asemllm.model.native import NATIVE_DIM, native_stats
+    from asemllm.critic.native import NATIVE_DIM, native_stats
 
     cfg = tiny_config()
     cfg.aux_targets, cfg.aux_hidden, cfg.aux_stats, cfg.aux_native = 3, 8, True, (1,)
     torch.manual_seed(0)
     model = build_model(cfg).eval()
     images, _ = two_photos
-    x = model.head_inputs(images)
-    assert x.shape == (2, model.aux_head_width + S.STATS_DIM + NATIVE_DIM)
+    x = model.head.inputs(model.see(images))
+    assert x.shape == (2, model.head.token_width + S.STATS_DIM + NATIVE_DIM)
     assert torch.allclose(x[:, -NATIVE_DIM:], native_stats([im.convert("RGB") for im in images]))
     with pytest.raises(ValueError, match="native resolution.*not a resized tensor"):
-        model.head_inputs(to_batch(images, cfg.vision.image_size))
+        model.head.inputs(model.see(to_batch(images, cfg.vision.image_size)))

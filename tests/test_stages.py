@@ -17,7 +17,7 @@ def model(request, tiny):
     auxiliary head and token): all of them must sit in a group that the stages switch."""
     if request.param == "plain":
         return tiny
-    from asemllm.build import build_model
+    from asemllm.models import build_model
     from asemllm.config import tiny_config
 
     cfg = tiny_config()

@@ -15,6 +15,7 @@ import torch
 
 from asemllm.data.records import CritiqueRecord, write_jsonl
 from asemllm.training.settings import TrainSettings
+from asemllm.models import load_model
 
 # equal-length answers: per-process mean losses then average to the global mean exactly
 CAPTIONS = {
@@ -54,7 +55,6 @@ def test_settings_reject_unknown_keys():
 
 @pytest.mark.slow
 def test_resumed_run_repeats_the_uninterrupted_loss_curve(shared_data, tmp_path):
-    from asemllm.model.captioner import AestheticCaptioner
     from asemllm.training.loop import train
 
     data = _data(shared_data, tmp_path)
@@ -64,8 +64,8 @@ def test_resumed_run_repeats_the_uninterrupted_loss_curve(shared_data, tmp_path)
     assert (tmp_path / "b" / "checkpoints" / "step-3").is_dir() and not (tmp_path / "b" / "model").exists()
     train(_settings(data, tmp_path / "b"), log=lambda *_: None)
     assert _losses(tmp_path / "a") == pytest.approx(_losses(tmp_path / "b"), abs=0, rel=0)
-    a = AestheticCaptioner.from_pretrained(tmp_path / "a" / "model")
-    b = AestheticCaptioner.from_pretrained(tmp_path / "b" / "model")
+    a = load_model(tmp_path / "a" / "model")
+    b = load_model(tmp_path / "b" / "model")
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
     assert a.config.lm.lora is not None  # the finetune stage added LoRA, and the saved model keeps it
 
@@ -73,7 +73,6 @@ def test_resumed_run_repeats_the_uninterrupted_loss_curve(shared_data, tmp_path)
 @pytest.mark.slow
 def test_two_processes_equal_one_with_the_doubled_batch(shared_data, tmp_path):
     """2 CPU processes (gloo, launched by torchrun) with batch 2 == 1 process with batch 4."""
-    from asemllm.model.captioner import AestheticCaptioner
     from asemllm.training.loop import train
 
     data = _data(shared_data, tmp_path)
@@ -91,8 +90,8 @@ def test_two_processes_equal_one_with_the_doubled_batch(shared_data, tmp_path):
     assert "2 process(es)" in res.stdout
     last = max((tmp_path / "two" / "checkpoints").glob("step-*"))
     assert {p.name for p in last.glob("*.pt")} == {"rng-0.pt", "rng-1.pt", "optim-0.pt", "optim-1.pt"}
-    one = AestheticCaptioner.from_pretrained(tmp_path / "one" / "model").state_dict()
-    two = AestheticCaptioner.from_pretrained(tmp_path / "two" / "model").state_dict()
+    one = load_model(tmp_path / "one" / "model").state_dict()
+    two = load_model(tmp_path / "two" / "model").state_dict()
     moved = 0
     for k in one:
         torch.testing.assert_close(one[k], two[k], rtol=1e-4, atol=1e-6, msg=lambda m: f"{k}: {m}")
@@ -115,7 +114,7 @@ def test_cli_train_then_eval_end_to_end(shared_data, tmp_path, capsys):
     test = tmp_path / "test.jsonl"
     write_jsonl([r.__class__(**{**r.__dict__, "split": "test"}) for r in read_jsonl(data)], test)
     capsys.readouterr()
-    assert main(["eval", "--checkpoint", str(tmp_path / "run" / "model"), "--data", str(test),
+    assert main(["eval", "--model", str(tmp_path / "run" / "model"), "--data", str(test),
                  "--split", "test", "--out", str(tmp_path / "eval"), "--max-new-tokens", "8", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     corpus = result["results"]["iasm"]["corpus"]

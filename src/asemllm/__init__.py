@@ -3,7 +3,7 @@
 Importing the package is cheap: torch and transformers load inside the functions that need them.
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 
 def load(path_or_hf_id: str | None = None, precision: str = "fp32"):

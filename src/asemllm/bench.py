@@ -52,7 +52,7 @@ def bench_vision(batch: int = 8, repeats: int = 10, threads: int | None = None) 
     """Plain ViT vs IASM + IAS-ViT on the default offline backbones (dinov2-s, efficientnet-lite0)."""
     import torch
 
-    from .build import build_vision
+    from .models import build_vision
     from .config import ModelConfig
     from .model.iasm import saliency_tokens
 
@@ -81,7 +81,7 @@ def bench_generate(new_tokens: int = 64, repeats: int = 3, threads: int | None =
     `batch` sequences at once (tokens/s counts every row's tokens)."""
     import torch
 
-    from .build import build_model
+    from .models import build_model
     from .config import ModelConfig
     from .model.generation import Sampling
 
@@ -136,7 +136,7 @@ def bench_train(config: str | None = None, backbones: str = "real", device: str 
     if mixed_precision not in ("no", "bf16"):
         raise ValueError(f"--mixed-precision {mixed_precision!r}: choose no or bf16")
     if batch < 1 or steps < 1:
-        raise ValueError(f"--batch {batch} --steps {steps}: both must be at least 1")
+        raise ValueError(f"--batch-size {batch} --steps {steps}: both must be at least 1")
     settings, path = _train_settings(config, backbones)
     model = build(settings)
     set_stage(model, settings.stage)
@@ -289,7 +289,7 @@ def bench_critique(model: str | None = None, batch: int = 8, repeats: int = 3, t
     from .critic.teacher import ASPECTS
 
     if not 1 <= batch <= len(BENCH_PHOTOS):
-        raise ValueError(f"--batch {batch}: choose 1 to {len(BENCH_PHOTOS)} (the benchmark's photos)")
+        raise ValueError(f"--batch-size {batch}: choose 1 to {len(BENCH_PHOTOS)} (the benchmark's photos)")
     threads = _threads(threads)
     critic = load(model, precision)
     names = BENCH_PHOTOS[:batch]

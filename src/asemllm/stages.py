@@ -1,8 +1,8 @@
 """Training stages: which parts of the captioner train, and a table that says so.
 
     saliency  IASM only (fixation training)
-    align     fusion + projector (+ the auxiliary head, if any; LM and ViT frozen)
-    finetune  fusion + projector (+ auxiliary head) + LoRA on the LM (LoRA is added if the model has none)
+    align     fusion + projector (+ the claim head, if any; LM and ViT frozen)
+    finetune  fusion + projector (+ claim head) + LoRA on the LM (LoRA is added if the model has none)
     full      everything
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 STAGES = ("saliency", "align", "finetune", "full")
+# the claim head's branches, when the model has one (asemllm.critic.claim_head)
+HEAD = ("head.tokens", "head.stats", "head.native", "head.geometry", "head.embed")
 
 
 @dataclass
@@ -22,8 +24,7 @@ class Row:
 
 def groups(model) -> dict[str, list]:
     """Named parameter groups, in data-flow order; every parameter is in exactly one."""
-    names = ("iasm", "vision.tower", "vision.fusion", "projector", "aux_head", "aux_stats_head", "aux_native_head",
-             "aux_geometry_head", "aux_embed", "lm")
+    names = ("iasm", "vision.tower", "vision.fusion", "projector", *HEAD, "lm")
     out = {name: [] for name in names} | {"lm.lora": []}
     for name, p in model.named_parameters():
         if name.startswith("lm.") and "lora_" in name:
@@ -39,9 +40,8 @@ def set_stage(model, stage: str) -> list[Row]:
         raise ValueError(f"unknown training stage {stage!r}; choose one of {STAGES}")
     if stage == "finetune" and model.config.lm.lora is None:
         _add_default_lora(model)
-    aux = {"aux_head", "aux_stats_head", "aux_native_head", "aux_geometry_head", "aux_embed"}
-    train = {"saliency": {"iasm"}, "align": {"vision.fusion", "projector", *aux},
-             "finetune": {"vision.fusion", "projector", *aux, "lm.lora"}}.get(stage)
+    train = {"saliency": {"iasm"}, "align": {"vision.fusion", "projector", *HEAD},
+             "finetune": {"vision.fusion", "projector", *HEAD, "lm.lora"}}.get(stage)
     rows = []
     for name, params in groups(model).items():
         on = train is None or name in train

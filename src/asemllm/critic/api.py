@@ -182,7 +182,7 @@ def for_inference(path: str, precision: str = "fp32"):
     casts the LM (after the fold) to bfloat16. It can no longer be trained."""
     import torch
 
-    from ..evaluation.run import load_model
+    from ..models import load_model
     from ..model.language_model import merge_lora
     from .vocabulary import TeacherDrafts, output_ids
 
@@ -226,6 +226,6 @@ def _warn_without_native_bf16() -> None:
 
 
 def _version() -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return __version__

@@ -264,8 +264,8 @@ def focus(luma255: np.ndarray, subject: np.ndarray) -> list[Attribute]:
 
 
 def noise(photo) -> list[Attribute]:
-    """Immerkær noise sigma per channel on native-resolution tiles (asemllm.model.native)."""
-    from ..model.native import noise_sigma
+    """Immerkær noise sigma per channel on native-resolution tiles (asemllm.critic.native)."""
+    from .native import noise_sigma
 
     return [_attr("noise", noise_sigma(photo), "levels (0-255)", ".1f", " (noise sigma per channel)")]
 

@@ -41,7 +41,7 @@ def bundle(model_dir: str | Path, out: str | Path | None = None, measured: str |
     import torch
     from safetensors.torch import load_file, save_file
 
-    from ..checkpoint import CONFIG, WEIGHTS, from_int8, to_int8
+    from ..models import CONFIG, WEIGHTS, from_int8, to_int8
     from .api import BUNDLED
 
     model_dir, out = Path(model_dir), Path(out or BUNDLED)
@@ -67,7 +67,7 @@ def _same_as_bundled_iasm(state: dict) -> bool:
     import torch
     from safetensors.torch import load_file
 
-    from ..build import BUNDLED_IASM
+    from ..models import BUNDLED_IASM
 
     shipped = load_file(Path(__file__).resolve().parents[1] / BUNDLED_IASM)
     mine = {k[len("iasm."):]: v for k, v in state.items() if k.startswith("iasm.")}

@@ -1,7 +1,7 @@
 """Shrink a trained critic's two largest matrices to low rank, keeping what they do on its photos.
 
 The projector's first layer (576 x 6,928: per image token, 16 ViT patches, their early-block
-statistics and saliency) and the auxiliary head's first layer (256 x 9,216: the 16 image tokens)
+statistics and saliency) and the claim head's first layer (256 x 9,216: the 16 image tokens)
 are three quarters of the bundled critic's bytes. As matrices they are not low-rank (rank 256
 keeps 61% of the projector's squared norm), but the inputs they see are: neighbouring patches'
 features move together. So each is replaced by the rank-r matrix W' closest to it on the training
@@ -10,8 +10,8 @@ W S's SVD (S = C^1/2) cut to r and mapped back by S^-1, that is U_r U_r^T W with
 eigenvectors of W C W^T (out x out, small: no decomposition of the 9,216-wide C is needed); the
 bias takes the mean's share. W' is stored as
 factors A (out, r) @ B (r, in), B's rows orthonormal so that int8 with a scale per row suits them,
-and multiplied out at load (checkpoint.from_low_rank): the model computes as a dense one.
-Measured on the bundled critic (NUS 401-500, never trained on): see the README model card.
+and multiplied out at load (asemllm.models.from_low_rank): the model computes as a dense one.
+What it keeps of the bundled critic: docs/MODEL_CARD.md.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import json
 from contextlib import contextmanager
 from pathlib import Path
 
-RANKS = {"projector.mlp.0": 128, "aux_head.0": 64}
+RANKS = {"projector.mlp.0": 128, "head.tokens.0": 64}
 RIDGE = 1e-3  # added to Cov(x)'s eigenvalues, times their mean: directions the photos never vary in
 
 
@@ -93,11 +93,11 @@ def compact(model_dir: str, data: str, out: str, ranks: dict | None = None, log=
     """Load a trained critic, fit `ranks` (default RANKS) on the photos of `data` (its training
     records), save it to `out` with those matrices as factors. -> a report (photos, ranks, variance lost)."""
     from ..data.records import read_jsonl
-    from ..model.captioner import AestheticCaptioner
+    from ..models import load_model
 
     ranks = ranks or RANKS
     check_out(model_dir, out)
-    model = AestheticCaptioner.from_pretrained(model_dir).eval()
+    model = load_model(model_dir).eval()
     root = Path(data).parent
     images = [str(root / r.image) for r in read_jsonl(data)]  # paths: read a batch at a time
     if not images:
@@ -125,7 +125,7 @@ def save_compact(model, moments: dict, ranks: dict, out: str) -> dict:
     import torch
     from safetensors.torch import load_file, save_file
 
-    from ..checkpoint import LOW_RANK, WEIGHTS
+    from ..models import LOW_RANK, WEIGHTS, save_model
 
     factors, lost = {}, {}
     for name, rank in ranks.items():
@@ -135,10 +135,10 @@ def save_compact(model, moments: dict, ranks: dict, out: str) -> dict:
             layer.weight.copy_(a @ b)
             layer.bias.add_(shift)
         factors[name + ".weight"] = (a, b)
-    model.save_pretrained(out)
+    save_model(model, out)
     state = load_file(Path(out) / WEIGHTS)
     for key, (a, b) in factors.items():
-        state.pop(key, None)  # or its factors, as loaded (save_pretrained): replaced below
+        state.pop(key, None)  # or its factors, as loaded (save_model): replaced below
         state[key + LOW_RANK[0]], state[key + LOW_RANK[1]] = a, b
     save_file(state, Path(out) / WEIGHTS, metadata={"format": "pt", "low_rank": json.dumps(ranks)})
     return {"ranks": ranks, "variance_lost": {k: round(v, 4) for k, v in lost.items()}}

@@ -93,14 +93,16 @@ def _generate(model, images, encoded, jobs, max_new_tokens) -> list[str]:
 
 
 def _has_head(model) -> bool:
-    return model is not None and getattr(model, "aux_head", None) is not None
+    return model is not None and model.head is not None
 
 
 def _head(model, encoded):
-    """The model's auxiliary-head probabilities (N, rules of ALL_RULES), or None without a head."""
+    """The model's claim-head probabilities (N, rules of ALL_RULES), or None without a head."""
+    from .claim_head import probabilities
+
     if not _has_head(model):
         return None
-    return model.aux_probabilities(None, encoded).cpu().numpy()
+    return probabilities(model, None, encoded).cpu().numpy()
 
 
 def claim_agreement(model, photos, max_new_tokens: int = 96, log=None) -> dict:

@@ -48,7 +48,9 @@ def holding(model, images, encoded=None) -> list[set[str] | None]:
     encoded once."""
     if not model.config.findings:
         return [None] * len(images)
-    probs = model.aux_probabilities(images, encoded).cpu().numpy()
+    from .claim_head import probabilities
+
+    probs = probabilities(model, images, encoded).cpu().numpy()
     return [decide(p, model.config.findings_threshold) for p in probs]
 
 

@@ -11,23 +11,6 @@ import json
 import time
 from pathlib import Path
 
-ABLATION = ("iasm", "none", "centre-bias", "random")
-
-
-def load_model(checkpoint: str):
-    """A saved model folder; "default" (the offline backbones, untrained fusion and projector:
-    the zero-shot row); or a ModelConfig JSON file (e.g. an `hf:` vision tower + LM pair)."""
-    from ..build import build_model
-    from ..checkpoint import load_pretrained
-    from ..config import ModelConfig
-
-    if checkpoint == "default":
-        return build_model(ModelConfig())
-    if checkpoint.endswith(".json"):
-        return build_model(ModelConfig.load(checkpoint))
-    return load_pretrained(checkpoint)
-
-
 def jobs(records, split: str, aspects, prompts: dict, image_root: str = "") -> list[dict]:
     out = []
     for r in records:
@@ -91,6 +74,7 @@ def evaluate(checkpoint: str, data: str, split: str, out: str, sources=None, asp
              batch_size: int = 8, max_new_tokens: int = 96, image_root: str = "",
              metrics=("bleu", "meteor", "rouge", "cider"), log=None) -> dict:
     from ..data.records import read_jsonl
+    from ..models import load_model
     from .caption_metrics import require_java
 
     require_java()  # before an hour of generation, not after

@@ -248,15 +248,16 @@ def _prefill(step: _Step, rest, rest_mask, prefix: Prefix | None):
     return torch.cat(logits)[order], _joined_caches(parts, ones.shape[1], order), mask
 
 
-# A forward pass streams all the weights once whatever its size (SmolLM2-135M: ~32 ms on 2 cores,
-# what ~30 more prompt tokens cost): a group of rows is worth its own pass when it saves more
-# padding than that.
+# What one more pass of the LM costs, in positions of padding: a pass streams all the weights once
+# whatever its size, so a group of rows is worth its own pass when it saves more padding than this.
+# Decoding and training (asemllm.model.captioner) cut their batches with it.
 PASS_COST_TOKENS = 35
 
 
 def length_groups(lengths: list[int], pass_cost: int) -> list[list[int]]:
-    """Rows -> groups of rows (indices) to read together, each padded to its longest row: the
-    split of the rows sorted by length that minimises padded tokens + pass_cost per group."""
+    """Row indices cut into groups of similar length, each to be run padded to its longest row:
+    the cut (of the rows sorted by length) that runs the fewest positions, counting `pass_cost`
+    for each group. Shortest group first, each group's rows from shortest to longest."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
     n = len(order)
     best = [0] + [float("inf")] * n  # best[j]: cost of the first j sorted rows

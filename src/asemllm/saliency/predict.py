@@ -14,7 +14,7 @@ def load_iasm(weights: str = "bundled"):
     """The IASM alone, with trained weights ("bundled" or a path to `best.safetensors`); its
     architecture comes from the config recorded inside the weights file."""
     from ..backbones import load_iasm_encoder
-    from ..build import iasm_weights_config, load_iasm_weights
+    from ..models import iasm_weights_config, load_iasm_weights
     from ..model.iasm import IASM
 
     cfg = iasm_weights_config(weights)

@@ -58,10 +58,13 @@ def latest(root: Path) -> Path | None:
 def load(folder: Path, model, opt, sched, rank: int) -> dict:
     from safetensors.torch import load_file
 
-    missing = set(load_file(str(folder / "trainable.safetensors"))) - set(model.state_dict())
+    from ..models import renamed
+
+    trained = renamed(load_file(str(folder / "trainable.safetensors")))  # a run from before the head moved
+    missing = set(trained) - set(model.state_dict())
     if missing:
         raise ValueError(f"{folder}: checkpoint has weights the model lacks, e.g. {sorted(missing)[:3]}")
-    model.load_state_dict(load_file(str(folder / "trainable.safetensors")), strict=False)
+    model.load_state_dict(trained, strict=False)
     rng, optim = folder / f"rng-{rank}.pt", folder / f"optim-{rank}.pt"
     if not rng.is_file():
         raise ValueError(f"{folder} was written by fewer processes: no {rng.name}")

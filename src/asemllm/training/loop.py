@@ -21,13 +21,12 @@ from .settings import TrainSettings
 
 
 def build(settings: TrainSettings):
-    from ..build import build_model
-    from ..checkpoint import load_pretrained
     from ..config import ModelConfig
+    from ..models import build_model, load_model
 
     torch.manual_seed(settings.seed)  # new modules start identical on every process
     if settings.init_from:
-        return load_pretrained(settings.init_from)
+        return load_model(settings.init_from)
     return build_model(ModelConfig.from_dict(settings.model))
 
 
@@ -54,6 +53,7 @@ def train(settings: TrainSettings, log=print) -> dict:
     from accelerate.utils import DistributedDataParallelKwargs
 
     from ..data.records import read_jsonl
+    from ..models import save_model
     from ..stages import format_table, set_stage
 
     out = Path(settings.out)
@@ -83,7 +83,7 @@ def train(settings: TrainSettings, log=print) -> dict:
     wrapped, opt = acc.prepare(model, opt)
     _loop(settings, acc, wrapped, model, opt, sched, samples, state, out, log)
     if acc.is_main_process and state["step"] >= settings.max_steps:
-        model.save_pretrained(out / "model")
+        save_model(model, out / "model")
     acc.wait_for_everyone()
     return state
 

@@ -1,17 +1,112 @@
-"""save_pretrained / load_pretrained: `config.json` + `model.safetensors` in one folder.
+"""Build, save and load ASE-MLLM models: the one place that turns a config or a folder into a model.
+
+`build_model(config)` resolves the backbones and attaches the new modules; a config with
+`aux_targets` also gets the critic's claim head (asemllm.critic.claim_head), attached to the
+captioner through its one seam (`AestheticCaptioner.head`). `save_model` / `load_model` use one
+folder: `config.json` + `model.safetensors`.
 
 By default the frozen pretrained backbones (the ViT tower and the LM's base weights) are not
 written: they are rebuilt from the backbone names in the config, so a checkpoint of the new parts
-(IASM, fusion, projector, LoRA) is a few MB. Random "tiny-*" backbones are always written, since
-nothing else could rebuild them; `include_backbones=True` writes everything (full fine-tunes).
+(IASM, fusion, projector, LoRA, head) is a few MB. Random "tiny-*" backbones are always written,
+since nothing else could rebuild them; `include_backbones=True` writes everything (full fine-tunes).
 A folder may hold its large matrices as int8 with per-row scales (to_int8, what `asemllm critic
 bundle` writes) and some as two low-rank factors (`asemllm critic compact`); loading widens them
-back to float32 and multiplies the factors out, so the model computes as a dense one.
+back to float32 and multiplies the factors out, so the model computes as a dense one. Folders
+saved before the claim head moved out of the captioner (keys `aux_head.*` ...) load as well.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
+
+from .config import ModelConfig
+
+def build_vision(config: ModelConfig):
+    """-> (IASM, IAS-ViT): the image side alone (benchmarks and saliency training need no LM)."""
+    from .backbones import load_iasm_encoder, load_vision
+    from .model.ias_vit import IASViT
+    from .model.iasm import IASM
+
+    tower, mean, std, size = load_vision(config.vision.backbone, config.vision.image_size)
+    # the config records what the tower needs, so a saved model never depends on defaults
+    config.vision.mean, config.vision.std, config.vision.image_size = tuple(mean), tuple(std), size
+    # trained IASM weights include the CNN's: its ImageNet weights would only be overwritten
+    encoder, channels = load_iasm_encoder(config.iasm.backbone, config.iasm.image_size,
+                                          pretrained=not config.iasm.weights)
+    iasm = IASM(config.iasm, encoder, channels)
+    if config.iasm.weights:
+        load_iasm_weights(iasm, config.iasm.weights)
+    return iasm, IASViT(config.vision, config.fusion, tower, kv_dim=iasm.token_dim)
+
+
+BUNDLED_IASM = "weights/iasm-nus.safetensors"
+
+
+def _iasm_weights_path(weights: str):
+    from importlib.resources import files
+    from pathlib import Path
+
+    path = Path(str(files("asemllm") / BUNDLED_IASM)) if weights == "bundled" else Path(weights)
+    if not path.is_file():
+        raise FileNotFoundError(f"IASM weights {path} not found (iasm.weights={weights!r})")
+    return path
+
+
+def iasm_weights_config(weights: str):
+    """The IASMConfig that trained IASM weights were made with (recorded in the file)."""
+    import json
+
+    from safetensors import safe_open
+
+    from .config import IASMConfig
+
+    with safe_open(str(_iasm_weights_path(weights)), "pt") as f:
+        return IASMConfig(**{**json.loads(f.metadata()["config"]), "weights": weights})
+
+
+def load_iasm_weights(iasm, weights: str) -> None:
+    """Load trained IASM weights ("bundled" or a path); their recorded config must match."""
+    from safetensors.torch import load_file
+
+    trained = asdict(iasm_weights_config(weights))
+    mine = asdict(iasm.config)
+    if {k: v for k, v in trained.items() if k != "weights"} != {k: v for k, v in mine.items() if k != "weights"}:
+        raise ValueError(f"IASM weights {weights!r} were trained for {trained}, not {mine}")
+    state = load_file(str(_iasm_weights_path(weights)))
+    iasm.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+
+
+def build_model(config: ModelConfig):
+    """The captioner `config` describes, its new modules freshly initialised (eval mode)."""
+    from .backbones import load_lm
+    from .model.captioner import AestheticCaptioner
+    from .model.language_model import add_lora
+
+    for need in ("aux_token", "findings"):
+        if getattr(config, need) and not config.aux_targets:
+            raise ValueError(f"{need} needs an auxiliary head (the claim head): set aux_targets > 0")
+    iasm, vision = build_vision(config)
+    lm, tokenizer = load_lm(config.lm.backbone, config.lm.image_token)
+    if config.lm.lora is not None:
+        add_lora(lm, config.lm.lora)
+    model = AestheticCaptioner(config, iasm, vision, lm, tokenizer)
+    if config.aux_targets:
+        from .critic.claim_head import ClaimHead
+
+        model.head = ClaimHead(config, model.projector.num_tokens(model.vision.grid), model.lm_width)
+    return model.eval()
+
+
+def load_model(spec: str):
+    """A saved model folder; "default" (the offline backbones, untrained fusion and projector: the
+    zero-shot row); or a ModelConfig JSON file (e.g. an `hf:` vision tower + LM pair)."""
+    if spec == "default":
+        return build_model(ModelConfig())
+    if str(spec).endswith(".json"):
+        return build_model(ModelConfig.load(spec))
+    return _load_folder(Path(spec))
+
 
 CONFIG, WEIGHTS = "config.json", "model.safetensors"
 INT8_SCALE = ".int8_scale"  # key suffix: the per-row scales of a matrix stored as int8
@@ -42,10 +137,11 @@ def _aliases(state: dict) -> set[str]:
     return dup
 
 
-def save_pretrained(model, path, include_backbones: bool = False) -> None:
+def save_model(model, path, include_backbones: bool = False) -> None:
+    """Write `model` to the folder `path`: config.json + model.safetensors (see the module docstring)."""
     from safetensors.torch import save_file
 
-    from . import __version__
+    from ._version import __version__
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -74,9 +170,9 @@ def _as_loaded_factors(tensors: dict, factors: dict) -> dict:
 
 def _check_stats_width(state: dict, path: Path) -> None:
     """A head branch trained on another version's photo statistics cannot read this one's."""
-    from .model.stats import STATS_DIM
+    from .critic.photo_stats import STATS_DIM
 
-    weight = state.get("aux_stats_head.0.weight")
+    weight = state.get("head.stats.0.weight")
     if weight is not None and weight.shape[1] != STATS_DIM:
         raise ValueError(f"{path}: its head was trained on {weight.shape[1]} photo statistics, this asemllm "
                          f"computes {STATS_DIM}; refit it: asemllm critic head --model {path} --stats")
@@ -118,18 +214,28 @@ def from_low_rank(state: dict) -> dict:
     return out
 
 
-def load_pretrained(path):
+# Where the claim head's parts lived inside the captioner before it moved to asemllm.critic.
+LEGACY_KEYS = {"aux_head.": "head.tokens.", "aux_stats_head.": "head.stats.", "aux_native_head.": "head.native.",
+               "aux_geometry_head.": "head.geometry.", "aux_embed.": "head.embed."}
+
+
+def renamed(state: dict) -> dict:
+    """A saved state with the claim head's old key names -> today's names; others unchanged."""
+    out = {}
+    for k, v in state.items():
+        old = next((p for p in LEGACY_KEYS if k.startswith(p)), None)
+        out[LEGACY_KEYS[old] + k[len(old):] if old else k] = v
+    return out
+
+
+def _load_folder(path: Path):
     from safetensors.torch import load_file
 
-    from .build import build_model
-    from .config import ModelConfig
-
-    path = Path(path)
     for name in (CONFIG, WEIGHTS):
         if not (path / name).is_file():
             raise FileNotFoundError(f"{path / name} not found: not a saved asemllm model folder")
     model = build_model(ModelConfig.load(path / CONFIG))
-    stored = from_int8(load_file(path / WEIGHTS))
+    stored = renamed(from_int8(load_file(path / WEIGHTS)))
     state = from_low_rank(stored)
     _check_stats_width(state, path)
     missing, unexpected = model.load_state_dict(state, strict=False)

@@ -1,19 +1,17 @@
-"""Refit a trained critic's auxiliary head on its own image tokens (the recipe's second stage).
+"""Refit a trained critic's claim head on its own image tokens (`asemllm critic head` and `finish`).
 
-Joint training shows the head each training photo about once (450 steps x 8 samples over 3,464
-photos), while the LM needs those steps for its 7 aspects per photo. With everything else frozen,
-the image tokens of every training photo are computed once and the head alone trains on them for
-a few epochs, in seconds. A tenth of the source photos (with all their edited versions, so no
-near-copy of a held-out photo trains) is held out to choose the epoch. Measured on the critic of
-configs/critic-cpu.yaml: held-out loss 0.319 -> 0.293 at epoch 4; it overfits after that.
-`--stats` then adds a branch over the photo statistics (asemllm.model.stats) and trains it alone:
-held-out loss 0.293 -> 0.168 (no saliency: 0.321 -> 0.225), best at epochs 52 and 38 of 100.
-`--native` then lets a linear branch over the photo's noise at native resolution decide the noise
-claims alone (noise_rules(); asemllm.model.native), and `--geometry` a small MLP over the four
-numbers of the saliency map's geometry the placement, subject-size and balance claims are
-thresholds of decide those (geometry_rules(); asemllm.model.captioner.geometry_head).
+Joint training shows the head each training photo about once, while the LM needs those steps for
+its seven aspects per photo. With everything else frozen, the head's input rows of every training
+photo are computed once and the head alone trains on them for some epochs, in seconds. A tenth
+of the source photos (with all their edited versions, so no near-copy of a held-out photo trains)
+is held out to choose the epoch. Stages, each training one branch of the claim head
+(asemllm.critic.claim_head) with the rest frozen: the tokens' branch; `--stats`, a branch over the
+photo statistics; `--native`, a linear branch over the photo's noise at native resolution that
+decides the noise claims alone (noise_rules()); `--geometry`, a small MLP over the saliency map's
+geometry that decides the placement, subject-size and balance claims alone (geometry_rules()).
 A model whose LM reads the head's output (aux_token) is refused: refitting would change its input.
 `finish` runs the four stages (and `critic compact`) from one encoding of the training photos.
+What each stage gave: docs/DESIGN_NOTES.md.
 """
 
 from __future__ import annotations
@@ -22,11 +20,12 @@ import copy
 import random
 from pathlib import Path
 
-HEAD_INPUT = "aux_head.0"  # the tokens' head's first layer: it reads head_inputs()' token columns
+HEAD_INPUT = "head.tokens.0"  # the tokens' branch's first layer: it reads head_inputs()' token columns
 
 
 def head_inputs(model, samples, batch: int = 16, log=None):
-    """Samples (one per photo) -> (head inputs (N, F) float32, targets (N, aux_targets), NaN = unknown)."""
+    """Samples (one per photo) -> (the claim head's input rows (N, F) float32, targets (N, aux_targets),
+    NaN = unknown)."""
     import torch
 
     from ..training.samples import batch_targets
@@ -34,7 +33,8 @@ def head_inputs(model, samples, batch: int = 16, log=None):
     feats = []
     with torch.no_grad():
         for i in range(0, len(samples), batch):
-            feats.append(model.head_inputs([s.image for s in samples[i:i + batch]]).float().cpu())  # (b, F)
+            view = model.see([s.image for s in samples[i:i + batch]])
+            feats.append(model.head.inputs(view).float().cpu())  # (b, F)
             if log:
                 log(f"head inputs: {min(i + batch, len(samples))}/{len(samples)}")
     return torch.cat(feats), batch_targets(samples, model.config.aux_targets)
@@ -55,7 +55,7 @@ def refit(head, x, y, train, held, epochs: int = 20, lr: float = 1e-3, weight_de
     epoch with the lowest held-out loss. -> the held-out loss and accuracy before and after."""
     import torch
 
-    from ..model.captioner import masked_bce
+    from .claim_head import masked_bce
 
     def loss_of(rows):
         with torch.no_grad():
@@ -99,6 +99,8 @@ def refit_model(model_dir: str, data: str, image_root: str | None = None, out: s
     `geometry` (e.g. geometry_rules(), after `stats`): a small MLP over the saliency map's
     geometry decides those targets alone (config.aux_geometry), trained alone.
     The LM only reads the head's findings, so it is unchanged either way."""
+    from ..models import save_model
+
     kinds = [k for k, on in (("stats", stats), ("native", native), ("geometry", geometry)) if on]
     if len(kinds) > 1:
         raise ValueError("one new head branch at a time: --stats, then --native or --geometry")
@@ -113,11 +115,11 @@ def refit_model(model_dir: str, data: str, image_root: str | None = None, out: s
     new = _new_branch(model, kind, seed, native, geometry) if kind else None
     if kind:
         branches[kind] = new if kind == "stats" else (new, native if kind == "native" else geometry)
-    _attach(model, new or model.aux_head, **branches)
+    _attach(model, new or model.head.tokens, **branches)
     records, samples = _photos(data, image_root)
     x, y = head_inputs(model, samples, log=log)
     report = _refit_stage(model, x, y, records, epochs, kind, holdout, seed, log)
-    model.save_pretrained(out or model_dir)
+    save_model(model, out or model_dir)
     return {"model": out or model_dir, "stats": model.config.aux_stats, "native": model.config.aux_native,
             "geometry": model.config.aux_geometry, **report}
 
@@ -130,14 +132,15 @@ def finish(model_dir: str, data: str, compact_out: str | None = None, image_root
     over `model_dir`, then with `compact_out` `critic compact` (`ranks`, default RANKS) into it: the
     same models as those five commands, from one encoding of the training photos instead of five
     (the ViT, IASM and projector are frozen by then, and the statistics need no training)."""
-    from ..model.stats import STATS_DIM
+    from ..models import save_model
     from .compact import RANKS, Moments, check_layers, check_out, layer_inputs, save_compact
+    from .photo_stats import STATS_DIM
 
     native, geometry, ranks = native or noise_rules(), geometry or geometry_rules(), ranks or RANKS
     model = _trained(model_dir)
     if model.config.saliency == "none":  # its map is uniform: a geometry branch would learn base rates
         geometry = []
-    if any(b is not None for b in (model.aux_stats_head, model.aux_native_head, model.aux_geometry_head)):
+    if any(b is not None for b in (model.head.stats, model.head.native, model.head.geometry)):
         raise ValueError(f"{model_dir}: its head has branches already; refit it one stage at a time "
                          "(critic head, --stats, --native, --geometry)")
     if compact_out:
@@ -150,9 +153,9 @@ def finish(model_dir: str, data: str, compact_out: str | None = None, image_root
     hooked = [name for name in ranks if name != HEAD_INPUT] if compact_out else []
     with layer_inputs(model, hooked) as seen:
         x, y = head_inputs(model, samples, log=log)  # (N, tokens | statistics | native statistics)
-    width = model.aux_head_width
+    width = model.head.token_width
     report = {"model": model_dir, "photos": len(samples)}
-    stages = (("head", {}, width, model.aux_head), ("stats", {"stats": stats}, width + STATS_DIM, stats),
+    stages = (("head", {}, width, model.head.tokens), ("stats", {"stats": stats}, width + STATS_DIM, stats),
               ("native", {"stats": stats, "native": every["native"]}, x.shape[1], nat),
               ("geometry", every, x.shape[1], geo))
     for name, branches, w, trains in (stage for stage in stages if stage[3] is not None):
@@ -160,7 +163,7 @@ def finish(model_dir: str, data: str, compact_out: str | None = None, image_root
         rows = x[:, :w].contiguous()  # as the stage alone has them: a slice's product may sum in another order
         kind = None if name == "head" else name
         report[name] = _refit_stage(model, rows, y, records, None, kind, holdout, seed, log)
-    model.save_pretrained(model_dir)
+    save_model(model, model_dir)
     if compact_out:
         if HEAD_INPUT in ranks:
             seen[HEAD_INPUT] = Moments()
@@ -175,12 +178,12 @@ def finish(model_dir: str, data: str, compact_out: str | None = None, image_root
 
 def _trained(model_dir: str):
     """The trained critic at `model_dir`, refused where its head cannot be refitted."""
-    from ..model.captioner import AestheticCaptioner
+    from ..models import load_model
 
-    model = AestheticCaptioner.from_pretrained(model_dir).eval()
-    if model.aux_head is None:
+    model = load_model(model_dir).eval()
+    if model.head is None:
         raise ValueError(f"{model_dir}: the model has no auxiliary head (config.aux_targets = 0)")
-    if model.aux_embed is not None:
+    if model.head.embed is not None:
         raise ValueError(f"{model_dir}: its LM reads the head's output (aux_token); refitting would change it")
     return model
 
@@ -191,29 +194,30 @@ def _new_branch(model, kind: str, seed: int, native=(), geometry=()):
     command makes it."""
     import torch
 
-    from ..model.captioner import geometry_head, native_head, stats_head
+    from .claim_head import geometry_branch, native_branch, stats_branch
 
     config = copy.copy(model.config)
     config.aux_stats, config.aux_native, config.aux_geometry = True, tuple(native), tuple(geometry)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return {"stats": stats_head, "native": native_head, "geometry": geometry_head}[kind](config)
+        return {"stats": stats_branch, "native": native_branch, "geometry": geometry_branch}[kind](config)
 
 
 def _branches(model) -> dict:
     """The model's branches as _attach takes them."""
-    return {"stats": model.aux_stats_head, "native": (model.aux_native_head, model.config.aux_native),
-            "geometry": (model.aux_geometry_head, model.config.aux_geometry)}
+    head = model.head
+    return {"stats": head.stats, "native": (head.native, model.config.aux_native),
+            "geometry": (head.geometry, model.config.aux_geometry)}
 
 
 def _attach(model, trains, stats=None, native=None, geometry=None) -> None:
     """Give the model's head these branches (`stats`: a module or None; `native`, `geometry`:
     (module, the targets it decides) or None), its config saying so; only `trains` trains."""
-    model.aux_stats_head, model.config.aux_stats = stats, stats is not None
+    model.head.stats, model.config.aux_stats = stats, stats is not None
     for kind, (module, targets) in (("native", native or (None, ())), ("geometry", geometry or (None, ()))):
-        setattr(model, f"aux_{kind}_head", module)
+        setattr(model.head, kind, module)
         setattr(model.config, f"aux_{kind}", tuple(targets) if module is not None else ())
-    for branch in (model.aux_head, model.aux_stats_head, model.aux_native_head, model.aux_geometry_head):
+    for branch in model.head.branches().values():
         if branch is not None:
             branch.requires_grad_(branch is trains)
 
@@ -233,8 +237,7 @@ def _photos(data: str, image_root: str | None):
 
 # (epochs, learning rate, weight decay) of each stage. A new branch's few inputs learn slower than
 # the tokens' head: 100 epochs at 3x the rate. The geometry branch's claims are sharp bands of its
-# four inputs: no decay, 200 epochs at 10x (in a sketch on the training records' measured values,
-# held-out accuracy on the ten claims 93-99% with the statistics branch's schedule, 98.5-100% with this).
+# four inputs: no decay, 200 epochs at 10x (compared in docs/DESIGN_NOTES.md).
 SCHEDULES = {None: (20, 1e-3, 0.05), "stats": (100, 3e-3, 0.05), "native": (100, 3e-3, 0.05),
              "geometry": (200, 1e-2, 0.0)}
 
@@ -263,16 +266,15 @@ def geometry_rules() -> list[int]:
 
 
 def _heads(model):
-    """The model's head branches as one module over head_inputs() rows (what refit trains)."""
+    """The model's claim head as one module over its input rows (what refit trains)."""
     from torch import nn
 
-    class Heads(nn.Module):
+    class Rows(nn.Module):
         def __init__(self):
             super().__init__()
-            self.tokens, self.stats, self.native = model.aux_head, model.aux_stats_head, model.aux_native_head
-            self.geometry = model.aux_geometry_head
+            self.head = model.head
 
         def forward(self, x):
-            return model.aux_logits(x)
+            return self.head.logits(x)
 
-    return Heads()
+    return Rows()
