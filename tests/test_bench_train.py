@@ -23,7 +23,7 @@ def test_bench_train_times_training_steps_on_cpu(tmp_path, capsys):
     from asemllm.cli import main
 
     assert main(["bench", "train", "--config", str(_config(tmp_path)), "--device", "cpu",
-                 "--batch", "2", "--steps", "2", "--threads", "1", "--json"]) == 0
+                 "--batch-size", "2", "--steps", "2", "--threads", "1", "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["benchmark"] == "train" and r["stage"] == "finetune" and r["batch"] == 2
     assert r["s_per_step"] > 0 and r["samples_per_s"] == pytest.approx(2 / r["s_per_step"], rel=0.01)

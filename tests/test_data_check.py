@@ -139,5 +139,6 @@ def test_cli_bad_root(tmp_path, capsys):
         assert captured.err.count("\n") == 1 and str(root) in captured.err
     assert main(["data", "check", "--format", "nope", "--root", str(tmp_path)]) == 2
     assert "unknown dataset format" in capsys.readouterr().err
-    assert main(["data", "convert", "--format", "csv", "--root", str(tmp_path)]) == 2  # no --out
-    assert "--out" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # no --out: a usage error
+        main(["data", "convert", "--format", "csv", "--root", str(tmp_path)])
+    assert exit_.value.code == 2 and "--out" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""The `asemllm` command: thin wrappers over the package's functions."""
+"""The `asemllm` command: one subcommand per action, each taking only its own flags; thin wrappers
+over the package's functions."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ import argparse
 import contextlib
 import json
 import sys
+import textwrap
+
+# ---------------------------------------------------------------------------------------------------
+# The actions: one small function per subcommand.
 
 
 def _info(args) -> int:
@@ -45,69 +50,106 @@ def _load_offline() -> None:
     print(f"cache: {cache_dir()}")
 
 
-def _bench(args) -> int:
+def _print_json(result, one_line: bool) -> int:
+    print(json.dumps(result) if one_line else json.dumps(result, indent=2))
+    return 0
+
+
+def _to_stderr(text: str) -> None:
+    """Progress of the long critic steps: on stderr, so that stdout stays the JSON result."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def _bench_vision(args) -> int:
     from . import bench
 
     _quiet()
-    if args.what == "vision":
-        result = bench.bench_vision(batch=args.batch or 8, repeats=args.repeats or 10, threads=args.threads)
-    elif args.what == "serve":
-        result = bench.bench_serve(model=args.model, requests=args.requests, concurrency=args.concurrency)
-    elif args.what == "critique":
-        result = bench.bench_critique(model=args.model, batch=args.batch or 8, repeats=args.repeats or 3,
-                                      threads=args.threads, precision=args.precision)
-    elif args.what == "train":
-        result = bench.bench_train(config=args.config, backbones=args.backbones, device=args.device,
-                                   mixed_precision=args.mixed_precision, batch=args.batch or 8,
-                                   steps=args.steps, threads=args.threads)
-    else:
-        result = bench.bench_generate(new_tokens=args.new_tokens, repeats=args.repeats or 3, threads=args.threads,
-                                      batch=args.batch or 1, device=args.device, backbones=args.backbones)
-    print(json.dumps(result) if args.json else json.dumps(result, indent=2))
-    return 0
+    return _print_json(bench.bench_vision(batch=args.batch_size, repeats=args.repeats, threads=args.threads),
+                       args.json)
 
 
-def _saliency(args) -> int:
+def _bench_generate(args) -> int:
+    from . import bench
+
+    _quiet()
+    return _print_json(bench.bench_generate(new_tokens=args.max_new_tokens, repeats=args.repeats,
+                                            threads=args.threads, batch=args.batch_size, device=args.device,
+                                            backbones=args.backbones), args.json)
+
+
+def _bench_critique(args) -> int:
+    from . import bench
+
+    _quiet()
+    return _print_json(bench.bench_critique(model=args.model, batch=args.batch_size, repeats=args.repeats,
+                                            threads=args.threads, precision=args.precision), args.json)
+
+
+def _bench_serve(args) -> int:
+    from . import bench
+
+    _quiet()
+    return _print_json(bench.bench_serve(model=args.model, requests=args.requests, concurrency=args.concurrency),
+                       args.json)
+
+
+def _bench_train(args) -> int:
+    from . import bench
+
+    _quiet()
+    return _print_json(bench.bench_train(config=args.config, backbones=args.backbones, device=args.device,
+                                         mixed_precision=args.mixed_precision, batch=args.batch_size,
+                                         steps=args.steps, threads=args.threads), args.json)
+
+
+def _saliency_train(args) -> int:
     from pathlib import Path
 
-    saliency_root = _shared() / "saliency"
-    if args.action == "train":
-        from .saliency.train import TrainConfig, train
+    from .saliency.train import TrainConfig, train
 
-        args.out = args.out or "runs/iasm"
-        cfg = TrainConfig(data=args.data or str(saliency_root / "nus_scene"), out=args.out, epochs=args.epochs, batch_size=args.batch_size,
-                          seed=args.seed, limit=args.limit)
-        state = train(cfg)
-        print(f"best validation CC {state['best_cc']:.4f}: {Path(args.out) / 'best.safetensors'}")
-    elif args.action == "eval":
-        from .saliency.report import run_eval
-
-        result = run_eval(args.data or str(saliency_root), weights=args.weights, max_side=args.max_side,
-                          log=None if args.json else print)
-        print(json.dumps(result) if args.json else json.dumps(result, indent=2))
-    else:
-        from .saliency.predict import predict_to_folder
-
-        if not args.out:
-            raise ValueError("saliency predict needs --out DIR")
-        report = predict_to_folder([Path(t) for t in args.targets], Path(args.out), weights=args.weights)
-        for item in report["written"]:
-            print(f"{item['image']} -> {item['map']}, {item['overlay']}")
-        print(f"{len(report['written'])} written, {len(report['failed'])} failed")
-        return 1 if report["failed"] and not report["written"] else 0
+    cfg = TrainConfig(data=args.data or str(_shared() / "saliency" / "nus_scene"), out=args.out,
+                      epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, limit=args.limit)
+    state = train(cfg)
+    print(f"best validation CC {state['best_cc']:.4f}: {Path(args.out) / 'best.safetensors'}")
     return 0
 
 
-def _data(args) -> int:
-    from .data.check import check, convert_to_jsonl, format_table
+def _saliency_eval(args) -> int:
+    from .saliency.report import run_eval
 
-    if args.action == "convert":
-        if not args.out:
-            raise ValueError("data convert needs --out DIR")
-        result = convert_to_jsonl(args.format, args.root, args.out, photos_root=args.photos)
-    else:
-        result = check(args.format, args.root, photos_root=args.photos)
-    if args.json:
+    result = run_eval(args.data or str(_shared() / "saliency"), weights=args.model, max_side=args.max_side,
+                      log=None if args.json else print)
+    return _print_json(result, args.json)
+
+
+def _saliency_predict(args) -> int:
+    from pathlib import Path
+
+    from .saliency.predict import predict_to_folder
+
+    report = predict_to_folder([Path(t) for t in args.targets], Path(args.out), weights=args.model)
+    for item in report["written"]:
+        print(f"{item['image']} -> {item['map']}, {item['overlay']}")
+    print(f"{len(report['written'])} written, {len(report['failed'])} failed")
+    return 1 if report["failed"] and not report["written"] else 0
+
+
+def _data_convert(args) -> int:
+    from .data.check import convert_to_jsonl
+
+    return _data_report(convert_to_jsonl(args.format, args.root, args.out, photos_root=args.image_root), args.json)
+
+
+def _data_check(args) -> int:
+    from .data.check import check
+
+    return _data_report(check(args.format, args.root, photos_root=args.image_root), args.json)
+
+
+def _data_report(result: dict, as_json: bool) -> int:
+    from .data.check import format_table
+
+    if as_json:
         print(json.dumps(result))
         return 0
     print(format_table(result))
@@ -131,10 +173,11 @@ def _train(args) -> int:
 
 
 def _eval(args) -> int:
-    from .evaluation.run import ABLATION, evaluate, table
+    from .evaluation.run import evaluate, table
+    from .model.iasm import SOURCES
 
-    sources = list(ABLATION) if args.ablate_saliency else None
-    result = evaluate(args.checkpoint, args.data, args.split, args.out, sources=sources, aspects=args.aspects,
+    sources = list(SOURCES) if args.ablate_saliency else None
+    result = evaluate(args.model, args.data, args.split, args.out, sources=sources, aspects=args.aspects,
                       batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, image_root=args.image_root,
                       log=None if args.json else print)
     if args.json:
@@ -186,56 +229,65 @@ def _critique(args) -> int:
     return 1 if failed else 0
 
 
-def _critic(args) -> int:
-    """The default critic's own pipeline: training data, measurement, bundling into the package."""
-    if args.action == "data":
-        from .critic.dataset import build
+def _critic_data(args) -> int:
+    from .critic.dataset import build
 
-        print(json.dumps(build(args.out or "runs/critic-data", args.root or _shared(), variants=args.variants,
-                               workers=args.workers)))
-    elif args.action == "head":
-        from .critic.head import geometry_rules, noise_rules, refit_model
+    print(json.dumps(build(args.out, args.root or _shared(), variants=args.variants, workers=args.workers)))
+    return 0
 
-        _quiet()
-        native = noise_rules() if args.native else None
-        geometry = geometry_rules() if args.geometry else None
-        print(json.dumps(refit_model(args.model, args.data, out=args.out, epochs=args.epochs, stats=args.stats,
-                                     native=native, geometry=geometry,
-                                     log=lambda text: print(text, file=sys.stderr, flush=True))))
-    elif args.action == "finish":
-        from .critic.head import finish
 
-        _quiet()
-        print(json.dumps(finish(args.model, args.data, compact_out=args.out,
-                                log=lambda text: print(text, file=sys.stderr, flush=True))))
-    elif args.action == "eval":
-        from .critic.api import for_inference
-        from .critic.evaluate import measure_critic
+def _critic_head(args) -> int:
+    from .critic.refit import geometry_rules, noise_rules, refit_model
 
-        _quiet()
-        model = None if args.model == "teacher" else for_inference(args.model, args.precision)  # as the critic runs it
-        result = measure_critic(model, args.root or _shared(), limit=args.limit,
-                                log=lambda text: print(text, file=sys.stderr, flush=True))  # minutes per model
-        if args.out:
-            from pathlib import Path
+    _quiet()
+    native = noise_rules() if args.native else None
+    geometry = geometry_rules() if args.geometry else None
+    print(json.dumps(refit_model(args.model, args.data, out=args.out, epochs=args.epochs, stats=args.stats,
+                                 native=native, geometry=geometry, log=_to_stderr)))
+    return 0
 
-            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-        print(json.dumps(result) if args.json else json.dumps({k: v for k, v in result.items()
-                                                                if k != "claim_agreement"} | {
-            "claim_agreement": {k: v for k, v in result["claim_agreement"].items() if k != "examples"}}, indent=2))
-    elif args.action == "compact":
-        from .critic.compact import compact
 
-        if not args.out:
-            raise ValueError("critic compact: give --out, a new folder for the compact critic")
-        _quiet()
-        print(json.dumps(compact(args.model, args.data, args.out,
-                                 log=lambda text: print(text, file=sys.stderr, flush=True))))
-    else:
-        from .critic.bundle import bundle
+def _critic_finish(args) -> int:
+    from .critic.refit import finish
 
-        print(bundle(args.model, args.out, force=args.force))
+    _quiet()
+    print(json.dumps(finish(args.model, args.data, compact_out=args.out, log=_to_stderr)))
+    return 0
+
+
+def _critic_eval(args) -> int:
+    from .critic.api import for_inference
+    from .critic.evaluate import measure_critic
+
+    _quiet()
+    model = None if args.model == "teacher" else for_inference(args.model, args.precision)  # as the critic runs it
+    result = measure_critic(model, args.root or _shared(), limit=args.limit, log=_to_stderr)  # minutes per model
+    if args.out:
+        from pathlib import Path
+
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(result))
+    else:  # the examples only in the file and in --json
+        agreement = {k: v for k, v in result["claim_agreement"].items() if k != "examples"}
+        print(json.dumps({k: v for k, v in result.items() if k != "claim_agreement"}
+                         | {"claim_agreement": agreement}, indent=2))
+    return 0
+
+
+def _critic_compact(args) -> int:
+    from .critic.compact import compact
+
+    _quiet()
+    print(json.dumps(compact(args.model, args.data, args.out, log=_to_stderr)))
+    return 0
+
+
+def _critic_bundle(args) -> int:
+    from .critic.bundle import bundle
+
+    print(bundle(args.model, args.out, force=args.force))
     return 0
 
 
@@ -293,164 +345,419 @@ def _serve(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------------
+# The parser: one sub-parser per action, with only that action's flags.
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="asemllm", description="Aesthetic critiques of photos with a "
-                                "saliency-enhanced multimodal LLM (ASE-MLLM).")
-    sub = p.add_subparsers(dest="command", required=True)
+    from . import __version__
 
-    c = sub.add_parser("critique", help="critique photos: text by aspect, measured attributes, saliency")
-    c.add_argument("targets", nargs="+", help="photos or folders")
-    c.add_argument("--json", action="store_true", help="one JSON object per photo")
-    c.add_argument("--aspects", nargs="*", default=None, help="only these aspects (default: all seven)")
-    c.add_argument("--overlay", default=None, help="write <stem>_overlay.jpg saliency overlays here")
-    c.add_argument("--out", default=None, help="append JSON lines here; photos already in it are skipped (resume)")
-    c.add_argument("--model", default=None,
-                   help="a trained ASE-MLLM folder, or 'teacher' (default: the bundled critic)")
-    c.add_argument("--batch-size", type=int, default=8, help="photos per batched generation (default 8)")
-    _precision_argument(c)
-    c.set_defaults(func=_critique)
-
-    cr = sub.add_parser("critic", help="the bundled critic's pipeline: build its training data, measure a "
-                        "critic on unseen photos, bundle a trained one into the package")
-    cr.add_argument("action", choices=["data", "head", "finish", "eval", "compact", "bundle"],
-                    help="data: edited real photos + teacher critiques; head: refit a trained model's auxiliary "
-                         "head on its own image tokens (over the model unless --out); finish: head, head --stats, "
-                         "head --native and head --geometry over the model, then with --out compact into --out, from "
-                         "one pass over the training photos; eval: claim agreement and "
-                         "controlled edits on NUS 401-500; compact: its two largest matrices to low rank, fitted on its "
-                         "training photos; bundle: copy a trained model into asemllm/weights/critic")
-    cr.add_argument("--root", default=None, help="the shared data folder (default ../shared/data)")
-    cr.add_argument("--out", default=None, help="data: output folder (runs/critic-data); eval: a JSON file; "
-                    "compact, finish: a new model folder for the compact critic; bundle: target folder (default: "
-                    "the package's weights/critic)")
-    cr.add_argument("--variants", type=int, default=8, help="data: versions of each photo (the first unedited)")
-    cr.add_argument("--workers", type=int, default=2, help="data: processes")
-    cr.add_argument("--model", default="teacher",
-                    help="head, finish, eval, compact, bundle: a trained model folder (eval: or 'teacher')")
-    cr.add_argument("--data", default="runs/critic-data/train.jsonl",
-                    help="head, finish, compact: the training records")
-    cr.add_argument("--epochs", type=int, default=None,
-                    help="head: epochs over the training photos, the best on held-out photos kept (default 20; "
-                         "with --stats or --native 100, with --geometry 200)")
-    cr.add_argument("--stats", action="store_true",
-                    help="head: add a head branch that reads photo statistics (tones, colour, sharpness, "
-                         "near-level lines, saliency geometry) and train it alone; the LM is unchanged")
-    cr.add_argument("--native", action="store_true",
-                    help="head: add a linear head branch that decides the noise claims from the photo's noise at its "
-                         "native resolution (which the model's 224 px copy averages away) and train it alone")
-    cr.add_argument("--geometry", action="store_true",
-                    help="head (after --stats): add a small head branch that decides the placement, subject-size "
-                         "and balance claims from the saliency map's geometry alone and train it alone")
-    cr.add_argument("--limit", type=int, default=None, help="eval: only the first N of the 100 photos")
-    cr.add_argument("--json", action="store_true", help="eval: one line of JSON, with example critiques")
-    cr.add_argument("--force", action="store_true",
-                    help="bundle: copy even a critic whose measured.json misses the goals (experiments only)")
-    _precision_argument(cr, "eval: ")
-    cr.set_defaults(func=_critic)
-
-    info = sub.add_parser("info", help="version and backbone names")
-    info.add_argument("--load", action="store_true",
-                      help="also load the offline backbones (the first time converts them: about a minute)")
-    info.set_defaults(func=_info)
-
-    b = sub.add_parser("bench", help="speed benchmarks that print JSON")
-    b.add_argument("what", choices=["vision", "generate", "critique", "serve", "train"],
-                   help="vision: plain ViT vs IASM+IAS-ViT; generate: bare LM vs captioner tokens/s; "
-                        "critique: seconds per photo of the critic, prefill/decode, peak memory; "
-                        "serve: `asemllm serve` under load from this process (statuses, latency, server memory); "
-                        "train: seconds per optimiser step of a training config's model and stage, peak memory")
-    b.add_argument("--json", action="store_true", help="one line of JSON")
-    b.add_argument("--batch", type=int, default=None,
-                   help="vision: images per forward; critique: photos per batch; train: samples per step "
-                        "(default 8); generate: sequences decoded together (default 1)")
-    b.add_argument("--config", default=None,
-                   help="train: a training config whose model and stage are timed (default configs/critic-cpu.yaml)")
-    b.add_argument("--backbones", choices=["real", "random"], default="real",
-                   help="generate, train: the config's backbones, or random: their architectures with random "
-                        "weights (random:dinov2-s, random:smollm2-135m) for machines without the weight packages")
-    b.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="generate, train (default cpu)")
-    b.add_argument("--mixed-precision", choices=["no", "bf16"], default="no", help="train: autocast (default no)")
-    b.add_argument("--steps", type=int, default=10, help="train: timed optimiser steps after 2 warm-up ones (default 10)")
-    b.add_argument("--model", default=None,
-                   help="critique, serve: a trained model folder or 'teacher' (default: the bundled critic)")
-    b.add_argument("--requests", type=int, default=200, help="serve: POSTs in all (default 200)")
-    b.add_argument("--concurrency", type=int, default=8, help="serve: client threads (default 8)")
-    b.add_argument("--new-tokens", type=int, default=64, help="generate: tokens to decode (default 64)")
-    b.add_argument("--repeats", type=int, default=None, help="timed repeats per side (default 10 for vision, 3 for generate and critique); medians are reported")
-    b.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    _precision_argument(b, "critique: ")
-    b.set_defaults(func=_bench)
-
-    s = sub.add_parser("saliency", help="train, evaluate and use the IASM saliency module")
-    s.add_argument("action", choices=["train", "eval", "predict"])
-    s.add_argument("targets", nargs="*", help="predict: photos or folders")
-    s.add_argument("--data", default=None,
-                   help="train: NUS scene folder; eval: folder holding nus_scene/ and salicon_examples/ "
-                        "(default: ../shared/data/saliency or $ASEMLLM_SHARED_DATA/saliency)")
-    s.add_argument("--out", default=None, help="train: run folder (default runs/iasm); predict: output folder")
-    s.add_argument("--weights", default="bundled", help="IASM weights: 'bundled' or a best.safetensors path")
-    s.add_argument("--epochs", type=int, default=8)
-    s.add_argument("--batch-size", type=int, default=16)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--limit", type=int, default=None, help="train: first N photos per split (quick trials)")
-    s.add_argument("--max-side", type=int, default=512, help="eval: longer side of the scoring frame")
-    s.add_argument("--json", action="store_true", help="eval: one line of JSON")
-    s.set_defaults(func=_saliency)
-
-    d = sub.add_parser("data", help="convert and check aesthetic-critique datasets")
-    d.add_argument("action", choices=["convert", "check"],
-                   help="convert: write OUT/<split>.jsonl; check: report records, photos, gaps, repeats")
-    d.add_argument("--format", required=True,
-                   help="pccd, dpc2022, ava-captions, dpc-captions, rpcd, jsonl or csv")
-    d.add_argument("--root", required=True, help="the dataset's folder (or file, for the json/jsonl/csv formats)")
-    d.add_argument("--out", default=None, help="convert: output folder")
-    d.add_argument("--photos", default=None, help="where the photos are (default: the dataset root)")
-    d.add_argument("--json", action="store_true", help="one JSON object instead of the table")
-    d.set_defaults(func=_data)
-
-    t = sub.add_parser("train", help="train ASE-MLLM on converted critique data (resumes from the run's "
-                       "last checkpoint; launch with `accelerate launch` for several processes/GPUs)")
-    t.add_argument("--config", required=True, help="run settings, JSON or YAML (see configs/)")
-    t.add_argument("--out", default=None, help="run folder (overrides the config's `out`)")
-    t.add_argument("--max-steps", type=int, default=None, help="overrides the config's `max_steps`")
-    t.set_defaults(func=_train)
-
-    e = sub.add_parser("eval", help="generate critiques for a split and score them (BLEU, METEOR, ROUGE-L, CIDEr-D)")
-    e.add_argument("--checkpoint", required=True,
-                   help="a saved model folder, 'default' (zero-shot offline model), or a ModelConfig .json")
-    e.add_argument("--data", required=True, help="JSONL written by `asemllm data convert`")
-    e.add_argument("--split", default="test")
-    e.add_argument("--out", required=True, help="folder for predictions-*.jsonl (resumable) and results.json")
-    e.add_argument("--image-root", default="", help="resolve relative image paths against this folder")
-    e.add_argument("--aspects", nargs="*", default=None, help="only these aspects (default: all)")
-    e.add_argument("--batch-size", type=int, default=8)
-    e.add_argument("--max-new-tokens", type=int, default=96)
-    e.add_argument("--ablate-saliency", action="store_true",
-                   help="run the split with saliency from iasm, none, centre-bias and random, side by side")
-    e.add_argument("--json", action="store_true", help="one line of JSON (without per-photo scores)")
-    e.set_defaults(func=_eval)
-
-    sv = sub.add_parser("serve", help="HTTP API and web page over the critic (POST /v1/critique, GET /, GET /health)")
-    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    sv.add_argument("--port", type=int, default=8000)
-    sv.add_argument("--max-upload-mb", type=float, default=20, help="largest accepted upload (default 20 MB)")
-    sv.add_argument("--max-pixels", type=int, default=50_000_000, help="largest accepted photo (default 50 MP)")
-    sv.add_argument("--timeout", type=float, default=60, help="seconds before a critique answers 504 (default 60)")
-    sv.add_argument("--queue", type=int, default=4,
-                    help="critiques that may wait behind the running one; more get 503 (default 4)")
-    sv.add_argument("--model", default=None,
-                    help="a trained ASE-MLLM folder, or 'teacher' (default: the bundled critic)")
-    _precision_argument(sv)
-    sv.set_defaults(func=_serve)
+    p = argparse.ArgumentParser(
+        prog="asemllm", formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False,
+        description="Aesthetic critiques of photos with a saliency-enhanced multimodal LLM (ASE-MLLM).",
+        epilog=_examples("asemllm critique photo.jpg --overlay runs/critique",
+                         "asemllm serve --port 8000"))
+    p.add_argument("--version", action="version", version=f"asemllm {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Subparser)
+    _add_critique(sub)
+    _add_serve(sub)
+    _add_train(sub)
+    _add_eval(sub)
+    _add_data(sub)
+    _add_saliency(sub)
+    _add_critic(sub)
+    _add_bench(sub)
+    _add_info(sub)
     return p
 
 
-def _precision_argument(p: argparse.ArgumentParser, which: str = "") -> None:
+def _add_critique(sub) -> None:
+    c = _command(sub, "critique", _critique, "critique photos: text by aspect, measured attributes, saliency",
+                 "asemllm critique photo.jpg --overlay runs/critique",
+                 "asemllm critique photos/ --json --out runs/critique/photos.jsonl --aspects composition focus")
+    c.add_argument("targets", nargs="+", metavar="PHOTOS", help="photos or folders")
+    _model_flag(c, "a trained ASE-MLLM folder, or 'teacher' (default: the bundled critic)")
+    c.add_argument("--out", metavar="FILE.jsonl",
+                   help="a JSON-lines file to append the critiques to; photos already in it are skipped (resume)")
+    c.add_argument("--overlay", metavar="DIR", help="a folder for <stem>_overlay.jpg saliency overlays")
+    _json_flag(c, "one JSON object per photo")
+    c.add_argument("--aspects", nargs="*", metavar="A", help="only these aspects (default: all seven)")
+    _batch_size_flag(c, 8, "photos per batched generation")
+    _precision_flag(c)
+
+
+def _add_serve(sub) -> None:
+    s = _command(sub, "serve", _serve, "HTTP API and web page over the critic (POST /v1/critique, GET /, GET /health)",
+                 "asemllm serve --port 8000",
+                 "asemllm serve --host 0.0.0.0 --model runs/critic/model --precision bf16")
+    _model_flag(s, "a trained ASE-MLLM folder, or 'teacher' (default: the bundled critic)")
+    s.add_argument("--host", default="127.0.0.1", metavar="ADDR",
+                   help="address to bind (default 127.0.0.1: this machine only)")
+    s.add_argument("--port", type=int, default=8000, metavar="N", help="(default 8000)")
+    s.add_argument("--max-upload-mb", type=float, default=20, metavar="MB",
+                   help="largest accepted upload (default 20 MB)")
+    s.add_argument("--max-pixels", type=int, default=50_000_000, metavar="N",
+                   help="largest accepted photo (default 50 MP)")
+    s.add_argument("--timeout", type=float, default=60, metavar="S",
+                   help="seconds before a critique answers 504 (default 60)")
+    s.add_argument("--queue", type=int, default=4, metavar="N",
+                   help="critiques that may wait behind the running one; more get 503 (default 4)")
+    _precision_flag(s)
+
+
+def _add_train(sub) -> None:
+    t = _command(sub, "train", _train, "train ASE-MLLM on converted critique data (resumes from the run's last "
+                 "checkpoint; launch with `accelerate launch` for several processes/GPUs)",
+                 "asemllm train --config configs/critic-cpu.yaml",
+                 "asemllm train --config configs/tiny-cpu.yaml --out runs/tiny --max-steps 4")
+    t.add_argument("--config", required=True, metavar="FILE", help="run settings, JSON or YAML (see configs/)")
+    t.add_argument("--out", metavar="DIR", help="the run folder (overrides the config's `out`)")
+    t.add_argument("--max-steps", type=int, metavar="N", help="overrides the config's `max_steps`")
+
+
+def _add_eval(sub) -> None:
+    e = _command(sub, "eval", _eval, "generate critiques for a split and score them (BLEU, METEOR, ROUGE-L, CIDEr-D)",
+                 "asemllm eval --model runs/pccd/model --data data/pccd/test.jsonl --out runs/eval --ablate-saliency")
+    _model_flag(e, "a saved model folder, 'default' (zero-shot offline model), or a ModelConfig .json",
+                required=True, old="--checkpoint")
+    e.add_argument("--data", required=True, metavar="FILE", help="JSONL written by `asemllm data convert`")
+    e.add_argument("--out", required=True, metavar="DIR",
+                   help="a folder for predictions-*.jsonl (resumable) and results.json")
+    e.add_argument("--split", default="test", metavar="NAME", help="(default test)")
+    e.add_argument("--image-root", default="", metavar="DIR", help="resolve relative image paths against this folder")
+    e.add_argument("--aspects", nargs="*", metavar="A", help="only these aspects (default: all)")
+    _batch_size_flag(e, 8, "photos per batched generation")
+    e.add_argument("--max-new-tokens", type=int, default=96, metavar="N", help="(default 96)")
+    e.add_argument("--ablate-saliency", action="store_true",
+                   help="run the split with saliency from iasm, none, centre-bias and random, side by side")
+    _json_flag(e, "one line of JSON (without per-photo scores)")
+
+
+def _add_data(sub) -> None:
+    d = _group(sub, "data", "convert and check aesthetic-critique datasets",
+               "asemllm data check --format pccd --root ../shared/data/pccd",
+               "asemllm data convert --format pccd --root /data/PCCD --out data/pccd")
+    c = _command(d, "convert", _data_convert, "write OUT/<split>.jsonl, and report as check does",
+                 "asemllm data convert --format pccd --root /data/PCCD --out data/pccd")
+    _dataset_flags(c, out=True)
+    k = _command(d, "check", _data_check, "report records, photos found/missing/unreadable, gaps and repeats",
+                 "asemllm data check --format pccd --root ../shared/data/pccd --json")
+    _dataset_flags(k)
+
+
+def _dataset_flags(p, out: bool = False) -> None:
+    p.add_argument("--format", required=True, metavar="F",
+                   help="pccd, dpc2022, ava-captions, dpc-captions, rpcd, jsonl or csv")
+    p.add_argument("--root", required=True, metavar="R",
+                   help="the dataset's folder (or file, for the json/jsonl/csv formats)")
+    if out:
+        p.add_argument("--out", required=True, metavar="DIR", help="a folder for <split>.jsonl")
+    _flag(p, "--image-root", old="--photos", metavar="DIR", help="where the photos are (default: the dataset root)")
+    _json_flag(p, "one JSON object instead of the table")
+
+
+def _add_saliency(sub) -> None:
+    s = _group(sub, "saliency", "train, evaluate and use the IASM saliency module",
+               "asemllm saliency predict photo.jpg --out runs/saliency", "asemllm saliency eval --json")
+    weights = "IASM weights: 'bundled' (default) or a best.safetensors path"
+    t = _command(s, "train", _saliency_train, "train the IASM on NUS scenes (the bundled weights' recipe)",
+                 "asemllm saliency train --out runs/iasm")
+    t.add_argument("--data", metavar="DIR",
+                   help="the NUS scene folder (default: ../shared/data/saliency/nus_scene or "
+                        "$ASEMLLM_SHARED_DATA/saliency/nus_scene)")
+    t.add_argument("--out", default="runs/iasm", metavar="DIR", help="the run folder (default runs/iasm)")
+    t.add_argument("--epochs", type=int, default=8, metavar="N", help="(default 8)")
+    _batch_size_flag(t, 16, "photos per optimiser step")
+    t.add_argument("--seed", type=int, default=0, metavar="N", help="(default 0)")
+    t.add_argument("--limit", type=int, metavar="N", help="only the first N photos per split (quick trials)")
+    e = _command(s, "eval", _saliency_eval,
+                 "score saliency maps on the NUS and SALICON examples, with bootstrap intervals",
+                 "asemllm saliency eval --json")
+    e.add_argument("--data", metavar="DIR",
+                   help="a folder holding nus_scene/ and salicon_examples/ (default: ../shared/data/saliency or "
+                        "$ASEMLLM_SHARED_DATA/saliency)")
+    _model_flag(e, weights, default="bundled", old="--weights", metavar="WEIGHTS")
+    e.add_argument("--max-side", type=int, default=512, metavar="N",
+                   help="longer side of the scoring frame (default 512)")
+    _json_flag(e, "one line of JSON")
+    p = _command(s, "predict", _saliency_predict, "write saliency maps and overlays of photos",
+                 "asemllm saliency predict photo.jpg --out runs/saliency")
+    p.add_argument("targets", nargs="+", metavar="PHOTOS", help="photos or folders")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="a folder for <stem>.png (8-bit map at the photo's size) and <stem>_overlay.jpg")
+    _model_flag(p, weights, default="bundled", old="--weights", metavar="WEIGHTS")
+
+
+def _add_critic(sub) -> None:
+    c = _group(sub, "critic", "the bundled critic's pipeline: build its training data, refit and compact a trained "
+               "one, measure it on unseen photos, bundle it into the package",
+               "asemllm critic data --out runs/critic-data", "asemllm critic eval --model teacher --limit 2")
+    _add_critic_data(c)
+    _add_critic_head(c)
+    _add_critic_finish(c)
+    _add_critic_eval(c)
+    _add_critic_compact(c)
+    _add_critic_bundle(c)
+
+
+def _add_critic_data(sub) -> None:
+    d = _command(sub, "data", _critic_data, "training data: edited real photos + teacher critiques",
+                 "asemllm critic data --out runs/critic-data")
+    _root_flag(d)
+    d.add_argument("--out", default="runs/critic-data", metavar="DIR",
+                   help="the output folder (default runs/critic-data)")
+    d.add_argument("--variants", type=int, default=8, metavar="N",
+                   help="versions of each photo, the first unedited (default 8)")
+    d.add_argument("--workers", type=int, default=2, metavar="N", help="processes (default 2)")
+
+
+def _add_critic_head(sub) -> None:
+    h = _command(sub, "head", _critic_head, "refit a trained model's auxiliary head on its own image tokens "
+                 "(over the model unless --out)",
+                 "asemllm critic head --model runs/critic/model",
+                 "asemllm critic head --model runs/critic/model --stats")
+    _model_flag(h, "a trained model folder", required=True, metavar="DIR")
+    _critic_data_flag(h)
+    h.add_argument("--out", metavar="DIR", help="a new model folder (default: over --model)")
+    h.add_argument("--epochs", type=int, metavar="N",
+                   help="epochs over the training photos, the best on held-out photos kept (default 20; with "
+                        "--stats or --native 100, with --geometry 200)")
+    branch = h.add_mutually_exclusive_group()
+    branch.add_argument("--stats", action="store_true",
+                        help="add a head branch that reads photo statistics (tones, colour, sharpness, near-level "
+                             "lines, saliency geometry) and train it alone; the LM is unchanged")
+    branch.add_argument("--native", action="store_true",
+                        help="add a linear head branch that decides the noise claims from the photo's noise at its "
+                             "native resolution (which the model's 224 px copy averages away) and train it alone")
+    branch.add_argument("--geometry", action="store_true",
+                        help="(on a model refitted with --stats) add a small head branch that decides the "
+                             "placement, subject-size and balance claims from the saliency map's geometry alone and "
+                             "train it alone")
+
+
+def _add_critic_finish(sub) -> None:
+    f = _command(sub, "finish", _critic_finish, "head, head --stats, head --native and head --geometry over the "
+                 "model, then with --out compact into --out, from one pass over the training photos",
+                 "asemllm critic finish --model runs/critic/model --out runs/critic-compact/model")
+    _model_flag(f, "a trained model folder", required=True, metavar="DIR")
+    _critic_data_flag(f)
+    f.add_argument("--out", metavar="DIR", help="a new model folder for the compact critic (default: no compacting)")
+
+
+def _add_critic_eval(sub) -> None:
+    e = _command(sub, "eval", _critic_eval, "claim agreement and controlled edits on NUS 401-500",
+                 "asemllm critic eval --model teacher --limit 2 --json",
+                 "asemllm critic eval --model runs/critic/model --out runs/critic/measured.json")
+    _model_flag(e, "a trained model folder, or 'teacher' (default)", default="teacher", metavar="DIR")
+    _root_flag(e)
+    e.add_argument("--limit", type=int, metavar="N", help="only the first N of the 100 photos")
+    e.add_argument("--out", metavar="FILE.json", help="a JSON file for the full result, example critiques included")
+    _json_flag(e, "one line of JSON, with example critiques")
+    _precision_flag(e)
+
+
+def _add_critic_compact(sub) -> None:
+    c = _command(sub, "compact", _critic_compact, "its two largest matrices to low rank, fitted on its training photos",
+                 "asemllm critic compact --model runs/critic/model --out runs/critic-compact/model")
+    _model_flag(c, "a trained model folder", required=True, metavar="DIR")
+    c.add_argument("--out", required=True, metavar="DIR", help="a new model folder for the compact critic")
+    _critic_data_flag(c)
+
+
+def _add_critic_bundle(sub) -> None:
+    b = _command(sub, "bundle", _critic_bundle, "copy a trained model into asemllm/weights/critic",
+                 "asemllm critic bundle --model runs/critic-compact/model")
+    _model_flag(b, "a trained model folder, measured by `critic eval --out DIR/measured.json`", required=True,
+                metavar="DIR")
+    b.add_argument("--out", metavar="DIR", help="the target folder (default: the package's weights/critic)")
+    b.add_argument("--force", action="store_true",
+                   help="copy even a critic whose measured.json misses the goals (experiments only)")
+
+
+def _root_flag(p) -> None:
+    p.add_argument("--root", metavar="DIR", help="the shared data folder (default ../shared/data)")
+
+
+def _critic_data_flag(p) -> None:
+    p.add_argument("--data", default="runs/critic-data/train.jsonl", metavar="FILE",
+                   help="the training records (default runs/critic-data/train.jsonl)")
+
+
+def _add_bench(sub) -> None:
+    b = _group(sub, "bench", "speed benchmarks that print JSON",
+               "asemllm bench vision --json", "asemllm bench critique --json --precision bf16")
+    _add_bench_vision(b)
+    _add_bench_generate(b)
+    _add_bench_critique(b)
+    _add_bench_serve(b)
+    _add_bench_train(b)
+
+
+def _add_bench_vision(sub) -> None:
+    v = _command(sub, "vision", _bench_vision, "plain ViT vs IASM + IAS-ViT: seconds per batch",
+                 "asemllm bench vision --json")
+    _batch_size_flag(v, 8, "images per forward", old="--batch")
+    _repeats_flag(v, 10)
+    _threads_flag(v)
+    _json_flag(v, "one line of JSON")
+
+
+def _add_bench_generate(sub) -> None:
+    g = _command(sub, "generate", _bench_generate, "tokens/s: bare LM (transformers' generate) vs the captioner",
+                 "asemllm bench generate --json",
+                 "asemllm bench generate --backbones random --device cuda --batch-size 8 --json")
+    _flag(g, "--max-new-tokens", old="--new-tokens", type=int, default=64, metavar="N",
+          help="tokens to decode (default 64)")
+    _batch_size_flag(g, 1, "sequences decoded together", old="--batch")
+    _repeats_flag(g, 3)
+    _threads_flag(g)
+    _device_flag(g)
+    _backbones_flag(g)
+    _json_flag(g, "one line of JSON")
+
+
+def _add_bench_critique(sub) -> None:
+    c = _command(sub, "critique", _bench_critique, "seconds per photo of the critic, prefill/decode, peak memory",
+                 "asemllm bench critique --json", "asemllm bench critique --json --precision bf16")
+    _model_flag(c, "a trained model folder or 'teacher' (default: the bundled critic)")
+    _batch_size_flag(c, 8, "photos per batch", old="--batch")
+    _repeats_flag(c, 3)
+    _threads_flag(c)
+    _precision_flag(c)
+    _json_flag(c, "one line of JSON")
+
+
+def _add_bench_serve(sub) -> None:
+    s = _command(sub, "serve", _bench_serve, "`asemllm serve` under load from this process: statuses, latency, "
+                 "server memory", "asemllm bench serve --json")
+    _model_flag(s, "a trained model folder or 'teacher' (default: the bundled critic)")
+    s.add_argument("--requests", type=int, default=200, metavar="N", help="POSTs in all (default 200)")
+    s.add_argument("--concurrency", type=int, default=8, metavar="N", help="client threads (default 8)")
+    _json_flag(s, "one line of JSON")
+
+
+def _add_bench_train(sub) -> None:
+    t = _command(sub, "train", _bench_train, "seconds per optimiser step of a training config's model and stage, "
+                 "peak memory", "asemllm bench train --config configs/tiny-cpu.yaml --steps 2 --json",
+                 "asemllm bench train --backbones random --device cuda --mixed-precision bf16 --batch-size 8 --json")
+    t.add_argument("--config", metavar="FILE",
+                   help="a training config whose model and stage are timed (default configs/critic-cpu.yaml)")
+    _backbones_flag(t)
+    _device_flag(t)
+    t.add_argument("--mixed-precision", choices=["no", "bf16"], default="no", help="autocast (default no)")
+    _batch_size_flag(t, 8, "samples per step", old="--batch")
+    t.add_argument("--steps", type=int, default=10, metavar="N",
+                   help="timed optimiser steps after 2 warm-up ones (default 10)")
+    _threads_flag(t)
+    _json_flag(t, "one line of JSON")
+
+
+def _repeats_flag(p, default: int) -> None:
+    p.add_argument("--repeats", type=int, default=default, metavar="N",
+                   help=f"timed repeats per side, medians reported (default {default})")
+
+
+def _threads_flag(p) -> None:
+    p.add_argument("--threads", type=int, metavar="N", help="torch threads (default: torch's choice)")
+
+
+def _device_flag(p) -> None:
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="(default cpu)")
+
+
+def _backbones_flag(p) -> None:
+    p.add_argument("--backbones", choices=["real", "random"], default="real",
+                   help="the config's backbones (default), or random: their architectures with random weights "
+                        "(random:dinov2-s, random:smollm2-135m) for machines without the weight packages")
+
+
+def _add_info(sub) -> None:
+    i = _command(sub, "info", _info, "version and backbone names", "asemllm info", "asemllm info --load")
+    i.add_argument("--load", action="store_true",
+                   help="also load the offline backbones (the first time converts them: about a minute)")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Building blocks: sub-parsers with an example, the flags several actions share, renamed flags.
+
+
+def _examples(*lines: str) -> str:
+    return ("Example:\n" if len(lines) == 1 else "Examples:\n") + "".join(f"  {line}\n" for line in lines)
+
+
+def _command(sub, name: str, func, summary: str, *examples: str) -> argparse.ArgumentParser:
+    """A subcommand running `func(args)`; its --help ends with `examples`."""
+    p = _subparser(sub, name, summary, examples)
+    p.set_defaults(func=func)
+    return p
+
+
+def _group(sub, name: str, summary: str, *examples: str):
+    """A subcommand of subcommands (`asemllm critic head ...`): returns the place to add them."""
+    p = _subparser(sub, name, summary, examples)
+    return p.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=_Subparser)
+
+
+def _subparser(sub, name: str, summary: str, examples) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=summary, description=textwrap.fill(summary, 79), epilog=_examples(*examples),
+                          formatter_class=argparse.RawDescriptionHelpFormatter,
+                          allow_abbrev=False)  # one spelling: `--batch` is not `--batch-size`
+
+
+def _model_flag(p, help: str, default=None, required: bool = False, old: str | None = None,
+                metavar: str = "M") -> None:
+    _flag(p, "--model", old=old, required=required, default=default, metavar=metavar, help=help)
+
+
+def _json_flag(p, help: str) -> None:
+    p.add_argument("--json", action="store_true", help=help)
+
+
+def _batch_size_flag(p, default: int, what: str, old: str | None = None) -> None:
+    _flag(p, "--batch-size", old=old, type=int, default=default, metavar="N", help=f"{what} (default {default})")
+
+
+def _precision_flag(p) -> None:
     from .critic.api import PRECISIONS  # no torch: the module imports it where it is needed
 
     p.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                   help=f"{which}the critic's language model in float32 (default) or bfloat16: ~1.4x faster on CPUs "
+                   help="the critic's language model in float32 (default) or bfloat16: ~1.4x faster on CPUs "
                         "with native bf16 (AVX512-BF16, AMX), slower on others; the phrasing can differ")
+
+
+def _flag(p, name: str, old: str | None = None, required: bool = False, **kwargs) -> None:
+    """Add the flag `name`; with `old`, also its former spelling, hidden, which warns and stores into the
+    same place (the two exclude each other, and `required` is met by either)."""
+    if not old:
+        p.add_argument(name, required=required, **kwargs)
+        return
+    both = p.add_mutually_exclusive_group(required=required)
+    both.add_argument(name, **kwargs)
+    both.add_argument(old, dest=name.lstrip("-").replace("-", "_"), type=kwargs.get("type"),
+                      metavar=kwargs.get("metavar"), action=_OldSpelling, new=name)
+
+
+class _Subparser(argparse.ArgumentParser):
+    """A subcommand's parser: a flag it does not take is its usage error (`asemllm critic bundle: error:
+    unrecognized arguments: --epochs 5`), not the top level's."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+
+class _OldSpelling(argparse.Action):
+    """A renamed flag, kept one release: hidden from --help, warns on use, behaves as the new one."""
+
+    def __init__(self, option_strings, dest, new: str, **kwargs):
+        super().__init__(option_strings, dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)
+        self.new = new
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"asemllm: warning: {option_string} is deprecated, use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
 
 
 def _shared():
