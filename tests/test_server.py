@@ -28,17 +28,15 @@ def critic():
 
 
 def _start(critic, **kw):
+    """The server on a free loopback port, serving from a background thread."""
     from asemllm.server import make_server
 
-    server = make_server(critic, "127.0.0.1", 0, quiet=True, **kw)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
+    server = make_server(critic, "127.0.0.1", 0, quiet=True, **kw).start()
+    return server, server.url
 
 
 def _stop(server):
-    server.shutdown()
-    server.server_close()
-    server.service.close()
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +50,26 @@ def _call(url, data=None, ctype=None, timeout=120):
     req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
     if ctype:
         req.add_header("Content-Type", ctype)
-    try:
+    try:  # the headers as http.client parsed them: looked up case-insensitively, as HTTP defines them
         with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, dict(r.headers), r.read()
+            return r.status, r.headers, r.read()
     except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
+        return e.code, e.headers, e.read()
+
+
+def _raw(base, request: bytes, timeout=10):
+    """Send `request` as written on a fresh connection -> (status line and headers, JSON body)."""
+    port = int(base.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(request)
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    return head, json.loads(body)
 
 
 def _jpeg(size=(64, 48)):
@@ -162,21 +175,82 @@ def test_too_many_pixels(critic):
 
 
 def test_upload_over_limit_is_413_before_reading(base):
-    port = int(base.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        # claims 50 MB but sends nothing: the answer must come from the header alone
-        s.sendall(b"POST /v1/critique HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
-                  b"Content-Length: 52428800\r\n\r\n")
-        reply = b""
-        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            reply += chunk
-    head, _, body = reply.partition(b"\r\n\r\n")
+    # claims 50 MB but sends nothing: the answer must come from the header alone
+    head, body = _raw(base, b"POST /v1/critique HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+                            b"Content-Length: 52428800\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413")
-    assert "limit" in json.loads(body)["error"]
+    assert "limit" in body["error"]
     assert _call(base + "/health")[0] == 200
+
+
+def test_upload_without_length_is_411(base):
+    head, body = _raw(base, b"POST /v1/critique HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 411") and "Content-Length" in body["error"]
+    # a chunked body has no length to judge either; it is refused before a chunk is read
+    head, body = _raw(base, b"POST /v1/critique HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+                            b"Transfer-Encoding: chunked\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 411") and "chunked" in body["error"]
+    assert b"connection: close" in head.lower()  # the unread body is never read
+    assert _call(base + "/health")[0] == 200
+
+
+def test_stalled_upload_is_408(critic):
+    server, url = _start(critic, stall=0.5)
+    try:  # declares 1000 bytes, sends 10, then waits
+        head, body = _raw(url, b"POST /v1/critique HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+                               b"Content-Length: 1000\r\n\r\n0123456789")
+        assert head.startswith(b"HTTP/1.1 408") and "10 of 1,000 bytes" in body["error"]
+        assert _call(url + "/health")[0] == 200
+    finally:
+        _stop(server)
+
+
+def test_body_longer_than_declared_is_refused(critic):
+    """The guard counts the body against its Content-Length (HTTP servers frame the body by that
+    length; this drives the app over ASGI directly to hand it more than declared)."""
+    import asyncio
+
+    from asemllm.server import make_app
+
+    app = make_app(critic)
+    chunks = [{"type": "http.request", "body": b"x" * 8, "more_body": True},
+              {"type": "http.request", "body": b"x" * 8, "more_body": False}]
+    sent = []
+
+    async def receive():
+        return chunks.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/v1/critique", "raw_path": b"/v1/critique", "query_string": b"",
+             "root_path": "", "headers": [(b"host", b"x"), (b"content-type", b"image/jpeg"),
+                                          (b"content-length", b"12")],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 400
+    assert "longer than its Content-Length of 12 bytes" in json.loads(sent[1]["body"])["error"]
+
+
+def test_openapi_schema(base):
+    status, headers, body = _call(base + "/openapi.json")
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    spec = json.loads(body)
+    op = spec["paths"]["/v1/critique"]["post"]
+    content = op["requestBody"]["content"]
+    assert content["image/*"]["schema"]["format"] == "binary"
+    assert "photo" in content["multipart/form-data"]["schema"]["properties"]
+    assert [p["name"] for p in op["parameters"]] == ["aspects"] and op["parameters"][0]["in"] == "query"
+    assert {"200", "400", "411", "413", "503", "504", "500"} <= set(op["responses"])
+    assert "Retry-After" in op["responses"]["503"]["headers"]
+    assert "get" in spec["paths"]["/health"]
+
+
+def test_docs_page(base):
+    status, headers, body = _call(base + "/docs")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert b"swagger" in body.lower() and b"/openapi.json" in body
 
 
 def test_queue_full_gives_503(critic, shared_data):

@@ -1,31 +1,38 @@
-"""`asemllm serve`: the critic over HTTP, with one web page. Standard library only.
+"""`asemllm serve`: the critic over HTTP (FastAPI on uvicorn), with one web page.
 
-    GET  /             the page: drop or pick a photo, see the critique, saliency overlay, attributes
-    GET  /health       {"status": "ok", "model", "queue": waiting, "busy": bool}
-    POST /v1/critique  the photo as the raw body (Content-Type image/*) or multipart field `photo`;
-                       optional ?aspects=a,b -> the critique record plus the overlay as base64
+    GET  /              the page: drop or pick a photo, see the critique, saliency overlay, attributes
+    GET  /health        {"status": "ok", "model", "queue": waiting, "busy": bool}
+    POST /v1/critique   the photo as the raw body (Content-Type image/*) or multipart field `photo`;
+                        optional ?aspects=a,b -> the critique record plus the overlay as base64
+    GET  /openapi.json  the OpenAPI schema of these endpoints; GET /docs shows it (Swagger UI)
 
 One model worker runs one critique at a time; at most `queue` more wait. Past that a request gets
-503 with Retry-After at once, so requests never pile up. Errors are one-line JSON: 400 (not a
-usable image), 411/413 (length missing / over the upload limit, judged before the body is read),
-503 (full), 504 (over the timeout), 500 (anything unexpected; the server stays up).
+503 with Retry-After at once, so requests never pile up. Errors are one-line JSON {"error": ...}:
+400 (not a usable image, a malformed request), 404/405 (no such path / method), 408 (the body
+stalled), 411/413 (length missing / over the upload limit, judged from the headers before the body
+is read), 503 (full), 504 (over the timeout), 500 (anything unexpected; the server stays up).
+
+FastAPI, Starlette and uvicorn are imported when a server is made, not when this module is, so
+importing it (as the CLI does) stays cheap.
 """
 
-from __future__ import annotations
-
+import asyncio
 import base64
 import io
 import json
 import math
+import socket
 import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+
+CRITIQUE = "/v1/critique"
+STALL_S = 30.0  # seconds a client may stall mid-body before its request is refused
+RETRY_AFTER = {"Retry-After": "2"}
 
 
 class HTTPError(Exception):
@@ -54,24 +61,52 @@ class CritiqueService:
             busy, admitted = self._busy, self._admitted
         return {"status": "ok", "model": self.model, "queue": max(0, admitted - (1 if busy else 0)), "busy": busy}
 
-    def critique(self, data: bytes, aspects=None, name: str | None = None) -> dict:
+    def submit(self, data: bytes, aspects=None, name: str | None = None) -> Future:
+        """Queue one critique for the worker. An unusable image (ValueError) or a full queue (503)
+        is refused here, at once, so nothing waits only to be turned away."""
         from .images import MIN_SIDE, _check_size
 
         _check_size("image", _probe(data), MIN_SIDE, self.max_pixels)  # cheap: header only, before queueing
         if not self._slots.acquire(blocking=False):
-            raise HTTPError(503, "busy: the critique queue is full; retry shortly", {"Retry-After": "2"})
+            raise HTTPError(503, "busy: the critique queue is full; retry shortly", RETRY_AFTER)
         with self._lock:
             self._admitted += 1
         try:
             future = self._worker.submit(self._run, data, aspects, name)
         except RuntimeError:  # the worker was shut down
             self._release()
-            raise HTTPError(503, "server is shutting down", {"Retry-After": "2"}) from None
+            raise HTTPError(503, "server is shutting down", RETRY_AFTER) from None
         future.add_done_callback(lambda _: self._release())  # the slot frees when the work ends, not the wait
-        try:
-            return future.result(timeout=self.timeout)
-        except FutureTimeout:
-            raise HTTPError(504, f"the critique took longer than {self.timeout:g} s") from None
+        return future
+
+    def critique(self, data: bytes, aspects=None, name: str | None = None) -> dict:
+        """The critique record, waiting in this thread; 504 past the timeout."""
+        future = self.submit(data, aspects, name)
+        done, _ = wait_futures([future], timeout=self.timeout)
+        if not done:
+            raise self._timed_out()
+        return self._outcome(future)
+
+    async def acritique(self, data: bytes, aspects=None, name: str | None = None) -> dict:
+        """`critique` for an event loop: the wait holds neither the loop nor a thread. A critique
+        that times out keeps the worker until it ends, as in `critique`, so the queue stays honest."""
+        future = self.submit(data, aspects, name)
+        waiting = asyncio.wrap_future(future)
+        done, _ = await asyncio.wait({waiting}, timeout=self.timeout)
+        if not done:
+            waiting.add_done_callback(_retrieve)  # its late outcome belongs to no one: do not log it
+            raise self._timed_out()
+        return self._outcome(waiting)
+
+    def _timed_out(self) -> HTTPError:
+        return HTTPError(504, f"the critique took longer than {self.timeout:g} s")
+
+    @staticmethod
+    def _outcome(future) -> dict:
+        """The finished critique's record (or its exception); 503 when `close` dropped it unrun."""
+        if future.cancelled():
+            raise HTTPError(503, "server is shutting down", RETRY_AFTER)
+        return future.result()
 
     def _release(self) -> None:
         with self._lock:
@@ -102,6 +137,11 @@ class CritiqueService:
         self._worker.shutdown(wait=False, cancel_futures=True)
 
 
+def _retrieve(future) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 def _probe(data: bytes) -> tuple[int, int]:
     """The photo's (w, h) from its header alone; ValueError when it is not an image."""
     from PIL import Image
@@ -117,27 +157,6 @@ def _probe(data: bytes) -> tuple[int, int]:
         raise ValueError("image: not an image (or a format Pillow cannot read)") from None
 
 
-def _multipart_photo(content_type: str, body: bytes) -> tuple[bytes, str | None]:
-    """The `photo` field of a multipart/form-data body (parsed with `email`, not the removed `cgi`)."""
-    from email import policy
-    from email.parser import BytesParser
-
-    msg = BytesParser(policy=policy.HTTP).parsebytes(
-        b"MIME-Version: 1.0\r\nContent-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
-    if not msg.is_multipart():
-        raise HTTPError(400, "malformed multipart/form-data body")
-    files = []
-    for part in msg.iter_parts():
-        field = part.get_param("name", header="content-disposition")
-        if field == "photo":
-            return part.get_payload(decode=True) or b"", part.get_filename()
-        if part.get_filename():
-            files.append(part)
-    if len(files) == 1:  # one file under another field name: that is the photo
-        return files[0].get_payload(decode=True) or b"", files[0].get_filename()
-    raise HTTPError(400, "multipart/form-data body has no 'photo' field")
-
-
 def _finite(x):
     """JSON without NaN/Infinity (browsers' JSON.parse rejects them)."""
     if isinstance(x, float) and not math.isfinite(x):
@@ -149,106 +168,12 @@ def _finite(x):
     return x
 
 
-class Handler(BaseHTTPRequestHandler):
-    server_version = "asemllm"
-    protocol_version = "HTTP/1.1"
-    timeout = 30  # seconds a client may stall mid-request before its connection is dropped
+def _dumps(obj) -> bytes:
+    return json.dumps(_finite(obj)).encode("utf-8")
 
-    # set per server by make_server
-    service: CritiqueService
-    max_upload: int
-    quiet: bool = False
 
-    def log_message(self, fmt, *args):
-        if not self.quiet:
-            sys.stderr.write(f"{self.address_string()} - {fmt % args}\n")
-
-    def do_GET(self):
-        self._guard(self._get)
-
-    def do_POST(self):
-        self._guard(self._post)
-
-    def do_HEAD(self):
-        self._guard(self._get)
-
-    def _guard(self, fn):
-        try:
-            fn()
-        except HTTPError as e:
-            self._json(e.status, {"error": str(e)}, e.headers)
-        except ValueError as e:  # the image's fault: one line naming the problem
-            self._json(400, {"error": " ".join(str(e).split())})
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-        except Exception as e:  # noqa: BLE001 - never let one request take the server down
-            self.log_message("500: %s: %s", type(e).__name__, e)
-            msg = " ".join(f"{type(e).__name__}: {e}".split())[:300]
-            try:
-                self._json(500, {"error": f"internal error: {msg}"})
-            except OSError:
-                self.close_connection = True
-
-    def _get(self):
-        path = urlsplit(self.path).path
-        if path in ("/", "/index.html"):
-            self._send(200, PAGE.encode("utf-8"), "text/html; charset=utf-8")
-        elif path == "/health":
-            self._json(200, self.service.health())
-        elif path == "/v1/critique":
-            raise HTTPError(405, "POST a photo to /v1/critique", {"Allow": "POST"})
-        else:
-            raise HTTPError(404, f"no such path: {path}")
-
-    def _post(self):
-        url = urlsplit(self.path)
-        if url.path != "/v1/critique":
-            self.close_connection = True  # the body stays unread
-            raise HTTPError(404, f"no such path: {url.path}")
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            self.close_connection = True
-            raise HTTPError(411, "send the photo with a Content-Length (chunked bodies are not accepted)")
-        try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            self.close_connection = True
-            raise HTTPError(411, "a Content-Length header is required") from None
-        if length < 0:
-            self.close_connection = True
-            raise HTTPError(400, "negative Content-Length")
-        if length > self.max_upload:
-            self.close_connection = True  # never read what is too big
-            raise HTTPError(413, f"upload of {length:,} bytes is over the {self.max_upload:,}-byte limit")
-        body = self.rfile.read(length) if length else b""
-        if len(body) < length:
-            self.close_connection = True
-            raise HTTPError(400, f"body ended after {len(body)} of {length} bytes")
-        aspects = _aspects(parse_qs(url.query).get("aspects"))
-        ctype = self.headers.get("Content-Type", "")
-        name = None
-        if ctype.lower().startswith("multipart/form-data"):
-            body, name = _multipart_photo(ctype, body)
-        t0 = time.perf_counter()
-        result = self.service.critique(body, aspects=aspects, name=name)
-        result.setdefault("timings", {})["server"] = round(time.perf_counter() - t0, 3)
-        self._json(200, result)
-
-    def _json(self, status: int, obj, headers: dict | None = None):
-        self._send(status, json.dumps(_finite(obj)).encode("utf-8"), "application/json", headers)
-
-    def _send(self, status: int, body: bytes, ctype: str, headers: dict | None = None):
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+def _one_line(text) -> str:
+    return " ".join(str(text).split())
 
 
 def _aspects(values):
@@ -263,29 +188,393 @@ def _aspects(values):
     return wanted or None
 
 
-def make_server(critic, host: str = "127.0.0.1", port: int = 8000, max_upload_mb: float = 20,
-                max_pixels: int = 50_000_000, timeout: float = 60, queue: int = 4, quiet: bool = False):
-    """A ready ThreadingHTTPServer (not yet serving); `server.service` is its CritiqueService."""
+# ---------------------------------------------------------------- the upload guard (plain ASGI)
+
+class UploadGuard:
+    """ASGI middleware in front of the app. It judges a critique upload by its headers before a
+    byte of the body is read (411 without a Content-Length, 413 over the limit), refuses a body
+    that stalls or outgrows its Content-Length, and sends `Connection: close` with any answer that
+    leaves a request body unread, so that body is never read. Every answer gets no-store/nosniff."""
+
+    def __init__(self, app, max_upload: int, stall: float = STALL_S):
+        self.app, self.max_upload, self.stall = app, max_upload, stall
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        body = _Body(receive, headers, self.stall)
+        send = _answer_headers(send, body)
+        if scope["method"] == "POST" and scope["path"] == CRITIQUE:
+            refusal = _length_refusal(headers, self.max_upload)
+            if refusal is not None:
+                return await _send_json(send, refusal.status, {"error": str(refusal)}, refusal.headers)
+        await self.app(scope, body.receive, send)
+
+
+def _length_refusal(headers: dict, max_upload: int) -> HTTPError | None:
+    """Why an upload with these headers is refused before its body is read; None when it is not."""
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return HTTPError(411, "send the photo with a Content-Length (chunked bodies are not accepted)")
+    raw = headers.get("content-length")
+    if raw is None:
+        return HTTPError(411, "a Content-Length header is required")
+    try:
+        length = int(raw)
+    except ValueError:
+        return HTTPError(411, f"Content-Length {raw!r} is not a whole number")
+    if length < 0:
+        return HTTPError(400, f"negative Content-Length {length}")
+    if length > max_upload:
+        return HTTPError(413, f"upload of {length:,} bytes is over the {max_upload:,}-byte limit")
+    return None
+
+
+class _Body:
+    """The request body as the app receives it: counted against its Content-Length, and refused
+    (HTTPError, raised where the app awaits the body) when it stalls, ends early or runs long."""
+
+    def __init__(self, receive, headers: dict, stall: float):
+        self._receive, self.stall, self.read = receive, stall, 0
+        raw = headers.get("content-length", "")
+        self.declared = int(raw) if raw.isdigit() else None
+        self.done = not (self.declared or "transfer-encoding" in headers)  # True: nothing (more) to read
+
+    async def receive(self):
+        if self.done:
+            return await self._receive()
+        try:
+            message = await asyncio.wait_for(self._receive(), self.stall)
+        except asyncio.TimeoutError:
+            raise HTTPError(408, f"the body stalled: {self.read:,} of {self._expected()} bytes came, then nothing "
+                                 f"for {self.stall:g} s", {"Connection": "close"}) from None
+        if message["type"] == "http.disconnect":
+            raise HTTPError(400, f"body ended after {self.read:,} of {self._expected()} bytes")
+        self.read += len(message.get("body", b""))
+        self.done = not message.get("more_body", False)
+        if self.declared is not None and self.read > self.declared:
+            raise HTTPError(400, f"body is longer than its Content-Length of {self.declared:,} bytes")
+        if self.done and self.declared is not None and self.read < self.declared:
+            raise HTTPError(400, f"body ended after {self.read:,} of {self.declared:,} bytes")
+        return message
+
+    def _expected(self) -> str:
+        return "?" if self.declared is None else f"{self.declared:,}"
+
+
+def _answer_headers(send, body: _Body):
+    """`send` that adds the common headers, and `Connection: close` while the body is unread."""
+    async def sender(message):
+        if message["type"] == "http.response.start":
+            extra = [(b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff")]
+            if not body.done:
+                extra.append((b"connection", b"close"))
+            names = {k.lower() for k, _ in message.get("headers", [])}
+            message = {**message, "headers": [*message.get("headers", []), *(h for h in extra if h[0] not in names)]}
+        await send(message)
+    return sender
+
+
+async def _send_json(send, status: int, obj, headers: dict | None = None) -> None:
+    body = _dumps(obj)
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+# ---------------------------------------------------------------- the app
+
+def _json(status: int, obj, headers: dict | None = None):
+    from starlette.responses import Response
+
+    return Response(_dumps(obj), status_code=status, media_type="application/json", headers=headers)
+
+
+def _describe(e: Exception) -> tuple[int, str, dict]:
+    """(status, one-line message, headers) for an exception raised while answering a request."""
+    if isinstance(e, HTTPError):
+        return e.status, _one_line(e), e.headers
+    status = getattr(e, "status_code", None)
+    if isinstance(status, int) and hasattr(e, "detail"):  # Starlette's HTTPException, e.g. a malformed form
+        return status, _one_line(e.detail), dict(getattr(e, "headers", None) or {})
+    if isinstance(e, ValueError):  # the image's fault: one line naming the problem
+        return 400, _one_line(e), {}
+    return 500, f"internal error: {_one_line(f'{type(e).__name__}: {e}')[:300]}", {}
+
+
+def _error(e: Exception, quiet: bool = False):
+    status, message, headers = _describe(e)
+    if status == 500 and not quiet:
+        sys.stderr.write(f"asemllm: 500: {message}\n")
+    return _json(status, {"error": message}, headers)
+
+
+async def _photo(request, max_upload: int) -> tuple[bytes, str | None]:
+    """The uploaded photo and its file name: the raw body, or the multipart form's photo."""
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        return await request.body(), None
+    async with request.form(max_part_size=max_upload) as form:
+        return await _form_photo(form)
+
+
+async def _form_photo(form) -> tuple[bytes, str | None]:
+    """The `photo` field of a form or, failing that, its only file under whatever field name."""
+    fields = form.getlist("photo")
+    if not fields:
+        fields = [v for _, v in form.multi_items() if not isinstance(v, str)]
+        if len(fields) != 1:
+            raise HTTPError(400, "multipart/form-data body has no 'photo' field")
+    photo = fields[0]
+    if isinstance(photo, str):  # a plain field, decoded as text: only a file part keeps a photo's bytes intact
+        return photo.encode("utf-8"), None
+    return await photo.read(), photo.filename
+
+
+def make_app(critic, max_upload_mb: float = 20, max_pixels: int = 50_000_000, timeout: float = 60,
+             queue: int = 4, quiet: bool = False, stall: float = STALL_S):
+    """The FastAPI app behind `asemllm serve`; `app.state.service` is its CritiqueService.
+    `stall`: seconds a client may pause mid-upload before its request is refused (408)."""
+    from fastapi import FastAPI
+
+    from . import __version__
+
     service = CritiqueService(critic, queue=queue, timeout=timeout, max_pixels=max_pixels)
-    handler = type("BoundHandler", (Handler,), {"service": service, "max_upload": int(max_upload_mb * 1024 * 1024),
-                                                "quiet": quiet})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    server.service = service
-    return server
+    max_upload = int(max_upload_mb * 1024 * 1024)
+    app = FastAPI(title="asemllm", version=__version__, redoc_url=None,
+                  description="Aesthetic critiques of photos: one critique at a time, a bounded queue, "
+                              "one-line JSON errors `{\"error\": ...}`.")
+    app.state.service = service
+    app.add_middleware(UploadGuard, max_upload=max_upload, stall=stall)
+    _add_error_handlers(app, quiet)
+    _add_routes(app, service, max_upload, quiet)
+    return app
+
+
+def _add_error_handlers(app, quiet: bool) -> None:
+    """Starlette's 404/405, FastAPI's validation errors and anything else in the one-line JSON shape."""
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException
+
+    async def http_error(request, exc):
+        if exc.status_code == 404:
+            exc = HTTPException(404, f"no such path: {request.url.path}", exc.headers)
+        elif exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            exc = HTTPException(405, f"{request.method} is not allowed on {request.url.path} (allowed: {allowed})",
+                                exc.headers)
+        return _error(exc, quiet)
+
+    async def invalid(request, exc):
+        problems = "; ".join(f"{'.'.join(map(str, err.get('loc', ())))}: {err.get('msg')}" for err in exc.errors())
+        return _error(HTTPError(400, f"invalid request: {problems}"), quiet)
+
+    async def unexpected(request, exc):
+        return _error(exc, quiet)
+
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(Exception, unexpected)
+
+
+def _add_routes(app, service: CritiqueService, max_upload: int, quiet: bool) -> None:
+    from fastapi import Request
+    from fastapi.responses import HTMLResponse
+
+    async def page():
+        return HTMLResponse(PAGE)
+
+    async def health():
+        return _json(200, service.health())
+
+    async def critique(request: Request):
+        try:
+            data, name = await _photo(request, max_upload)
+            aspects = _aspects(request.query_params.getlist("aspects"))
+            t0 = time.perf_counter()
+            result = await service.acritique(data, aspects=aspects, name=name)
+        except Exception as e:  # noqa: BLE001 - never let one request take the server down
+            return _error(e, quiet)
+        result.setdefault("timings", {})["server"] = round(time.perf_counter() - t0, 3)
+        return _json(200, result)
+
+    for path in ("/", "/index.html"):
+        app.add_api_route(path, page, methods=["GET", "HEAD"], include_in_schema=False)
+    app.add_api_route("/health", health, methods=["GET"], summary="Is the server up, and how busy?",
+                      responses={200: {"description": "the server is up", "content": {"application/json": {
+                          "schema": HEALTH_SCHEMA}}}})
+    app.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)
+    app.add_api_route(CRITIQUE, critique, methods=["POST"], summary="Critique a photo",
+                      description=CRITIQUE_DOC, responses=_critique_responses(),
+                      openapi_extra=_critique_request(max_upload))
+
+
+# ---------------------------------------------------------------- the OpenAPI description
+
+CRITIQUE_DOC = """The photo's critique by aspect, with its measured attributes, the claims each
+aspect makes and whether the measurements back them, where the eye goes (saliency peak), and the
+saliency overlay as base64. One critique runs at a time; a few wait; past that the answer is 503
+with Retry-After. The upload is judged by its Content-Length before it is read."""
+
+HEALTH_SCHEMA = {"type": "object", "required": ["status", "model", "queue", "busy"], "properties": {
+    "status": {"type": "string", "enum": ["ok"]},
+    "model": {"type": "string", "description": "the critic's name"},
+    "queue": {"type": "integer", "description": "critiques waiting behind the running one"},
+    "busy": {"type": "boolean", "description": "whether a critique is running"}}}
+
+RECORD_SCHEMA = {"type": "object", "additionalProperties": True, "properties": {
+    "image": {"type": "string", "description": "the uploaded file's name, or 'upload'"},
+    "model": {"type": "string"},
+    "critique": {"type": "object", "additionalProperties": {"type": "string"},
+                 "description": "aspect -> critique text"},
+    "overall": {"type": "string"},
+    "claims": {"type": "object", "description": "aspect -> [{claim, backed, evidence}]"},
+    "attributes": {"type": "object", "description": "name -> {value, unit, level}", "additionalProperties": {
+        "type": "object", "properties": {"value": {"type": ["number", "null"]}, "unit": {"type": "string"},
+                                         "level": {"type": "string"}}}},
+    "saliency": {"type": "object", "properties": {
+        "peak": {"type": "array", "items": {"type": "integer"}, "description": "[x, y] of the most salient point"},
+        "overlay": {"type": "null", "description": "always null over HTTP: the overlay comes inline"}}},
+    "overlay_png_base64": {"type": "string", "description": "the saliency overlay image, base64"},
+    "overlay_mime": {"type": "string", "enum": ["image/jpeg", "image/png"]},
+    "timings": {"type": "object", "additionalProperties": {"type": "number"}, "description": "seconds per step"}}}
+
+
+def _critique_responses() -> dict:
+    """The critique's answers; every error shares the `Error` schema (components/schemas)."""
+    from pydantic import BaseModel, Field
+
+    class Error(BaseModel):
+        error: str = Field(description="what went wrong, on one line")
+
+    def _error_doc(when: str, headers: dict | None = None) -> dict:
+        return {"model": Error, "description": when, **({"headers": headers} if headers else {})}
+
+    retry = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
+    return {
+        200: {"description": "the critique record plus the overlay as base64",
+              "content": {"application/json": {"schema": RECORD_SCHEMA}}},
+        400: _error_doc("not a usable image (empty, not an image, truncated, under 32x32 pixels, too many pixels), "
+                        "an unknown aspect, or a malformed body"),
+        408: _error_doc("the body stalled mid-upload"),
+        411: _error_doc("no Content-Length (chunked bodies are not accepted)"),
+        413: _error_doc("the Content-Length is over the upload limit (judged before the body is read)"),
+        500: _error_doc("anything unexpected; the server stays up"),
+        503: _error_doc("the critique queue is full (or the server is shutting down)", retry),
+        504: _error_doc("the critique took longer than the server's timeout"),
+    }
+
+
+def _critique_request(max_upload: int) -> dict:
+    """The request body and `aspects` parameter, described by hand: the route reads the raw request
+    itself, so the upload limits are applied before anything parses the body."""
+    from .critic.teacher import ASPECTS
+
+    binary = {"type": "string", "format": "binary"}
+    return {
+        "parameters": [{
+            "name": "aspects", "in": "query", "required": False, "schema": {"type": "string"},
+            "example": "composition,focus",
+            "description": f"comma-separated aspects to critique (default: all), from {', '.join(ASPECTS)}"}],
+        "requestBody": {
+            "required": True,
+            "description": "The photo, either as the raw body with its Content-Type (image/jpeg, image/png, ...; "
+                           "application/octet-stream works too), or as multipart/form-data whose `photo` field holds "
+                           "the file (a form with one file under another name works too). A Content-Length is "
+                           f"required and may be at most {max_upload:,} bytes.",
+            "content": {
+                "image/*": {"schema": binary},
+                "application/octet-stream": {"schema": binary},
+                "multipart/form-data": {"schema": {"type": "object", "required": ["photo"], "properties": {
+                    "photo": {**binary, "description": "the photo file"}}}}}},
+    }
+
+
+# ---------------------------------------------------------------- serving
+
+class Server:
+    """The app under uvicorn on a socket bound when this is made, so port 0's real port is known
+    before serving starts. `serve_forever()` serves in this thread; `start()` serves from a daemon
+    thread and `stop()` ends that cleanly (`shutdown` + `server_close`, socketserver's names)."""
+
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 8000, quiet: bool = False):
+        import uvicorn
+
+        self.app, self.service = app, app.state.service
+        self.socket = _listen(host, port)
+        self.server_address = self.socket.getsockname()[:2]
+        self._uvicorn = uvicorn.Server(uvicorn.Config(
+            app, log_level="warning" if quiet else "info", access_log=not quiet, server_header=False,
+            lifespan="off", timeout_graceful_shutdown=5))
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def serve_forever(self) -> None:
+        self._uvicorn.run(sockets=[self.socket])
+
+    def start(self, timeout: float = 30) -> "Server":
+        """Serve from a daemon thread; returns once the server accepts connections."""
+        self._thread = threading.Thread(target=self.serve_forever, name="asemllm-serve", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._uvicorn.started:
+            if not self._thread.is_alive():
+                raise RuntimeError(f"the server for {self.url} stopped while starting")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the server for {self.url} did not start within {timeout:g} s")
+            time.sleep(0.01)
+        return self
+
+    def shutdown(self, timeout: float = 30) -> None:
+        """Stop serving (answers in flight get a few seconds to finish) and wait for the thread."""
+        self._uvicorn.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def server_close(self) -> None:
+        self.socket.close()
+        self.service.close()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as e:
+        sock.close()
+        raise OSError(e.errno, f"cannot listen on {host}:{port}: {e.strerror}") from None
+    return sock
+
+
+def make_server(critic, host: str = "127.0.0.1", port: int = 8000, max_upload_mb: float = 20,
+                max_pixels: int = 50_000_000, timeout: float = 60, queue: int = 4, quiet: bool = False,
+                stall: float = STALL_S) -> Server:
+    """A ready Server (bound, not yet serving); `server.service` is its CritiqueService."""
+    app = make_app(critic, max_upload_mb=max_upload_mb, max_pixels=max_pixels, timeout=timeout, queue=queue,
+                   quiet=quiet, stall=stall)
+    return Server(app, host, port, quiet=quiet)
 
 
 def serve(critic, host: str = "127.0.0.1", port: int = 8000, **kw) -> None:
     server = make_server(critic, host, port, **kw)
-    h, p = server.server_address[:2]
-    print(f"asemllm: serving {server.service.model} on http://{h}:{p}/ (Ctrl-C stops)", file=sys.stderr)
+    print(f"asemllm: serving {server.service.model} on {server.url}/ (Ctrl-C stops)", file=sys.stderr)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
-        server.service.close()
 
 
 PAGE = r"""<!doctype html>
