@@ -43,7 +43,7 @@ demo: $(STAMP)
 	$(BIN)/python -c "from skimage import data; from PIL import Image; Image.fromarray(data.astronaut()).save('runs/demo/astronaut.png')"
 	$(BIN)/asemllm critique runs/demo/astronaut.png --overlay runs/demo
 
-# Retrain the bundled critic from scratch on this machine's CPU (README "Model card"): training data
+# Retrain the bundled critic from scratch on this machine's CPU (docs/MODEL_CARD.md, "Training"): training data
 # from the real photos in ../shared/data, the critic, then (critic finish, one pass over the training
 # photos) its auxiliary head refitted on its own image tokens, given its photo-statistics branch and
 # its branch over the photo's noise at native resolution, and its two largest matrices made low-rank
@@ -59,8 +59,8 @@ critic: $(STAMP)
 	  $(BIN)/asemllm critic eval --model runs/critic/model --out runs/critic/measured.json > /dev/null && \
 	  $(BIN)/asemllm critic bundle --model runs/critic/model; }
 
-# The same critic without saliency fusion, the README's comparison row (after `make critic`: it
-# trains on the same data).
+# The same critic without saliency fusion, the comparison row of docs/MODEL_CARD.md ("Results";
+# after `make critic`: it trains on the same data).
 critic-ablation: $(STAMP)
 	$(BIN)/asemllm train --config configs/critic-nosal-cpu.yaml > runs/critic-nosal.log 2>&1
 	$(BIN)/asemllm critic finish --model runs/critic-nosal/model

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
-                                reason="needs a CUDA GPU (run on a GPU machine: see README)")
+                                reason="needs a CUDA GPU (run on a GPU machine: see README, Tests)")
 
 CUDA = "cuda"
 PHOTOS = ("astronaut", "coffee")

@@ -278,8 +278,8 @@ def bench_critique(model: str | None = None, batch: int = 8, repeats: int = 3, t
     the language model's prefill vs decode time within one photo's critique; peak resident memory.
 
     The batch's speedup is over the same photos critiqued one at a time, not over one photo: the
-    photos' critiques differ in length (here 2.7-4.9 s each alone), so one photo would flatter or
-    slight the batch by its luck."""
+    photos' critiques differ in length, and so in time, so one photo would flatter or slight the
+    batch by its luck."""
     import resource
 
     from PIL import Image

@@ -12,7 +12,7 @@ since nothing else could rebuild them; `include_backbones=True` writes everythin
 A folder may hold its large matrices as int8 with per-row scales (to_int8, what `asemllm critic
 bundle` writes) and some as two low-rank factors (`asemllm critic compact`); loading widens them
 back to float32 and multiplies the factors out, so the model computes as a dense one. Folders
-saved before the claim head moved out of the captioner (keys `aux_head.*` ...) load as well.
+that name the claim head's parts as parts of the captioner (keys `aux_head.*` ...) load as well.
 """
 
 from __future__ import annotations
@@ -214,13 +214,15 @@ def from_low_rank(state: dict) -> dict:
     return out
 
 
-# Where the claim head's parts lived inside the captioner before it moved to asemllm.critic.
+# The claim head's parts named as parts of the captioner (legacy folders, the bundled critic among
+# them: docs/DESIGN_NOTES.md, "The package") -> their names under the head.
 LEGACY_KEYS = {"aux_head.": "head.tokens.", "aux_stats_head.": "head.stats.", "aux_native_head.": "head.native.",
                "aux_geometry_head.": "head.geometry.", "aux_embed.": "head.embed."}
 
 
 def renamed(state: dict) -> dict:
-    """A saved state with the claim head's old key names -> today's names; others unchanged."""
+    """A saved state with the claim head's legacy key names (LEGACY_KEYS) -> the current ones; others
+    unchanged."""
     out = {}
     for k, v in state.items():
         old = next((p for p in LEGACY_KEYS if k.startswith(p)), None)

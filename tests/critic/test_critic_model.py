@@ -37,7 +37,7 @@ def test_edits_move_their_measurements(shared_data):
     dark = measure(as_image(dataset.expose(rgb, -2.0)))
     assert dark["exposure_ev"].value == pytest.approx(before["exposure_ev"].value - 2, abs=0.25)
     # a tint is read from near-neutral pixels, so it is tested on a photo with real neutrals (the
-    # white suit); on a sunset sea there are none and the reading is unreliable (README model card)
+    # white suit); on a sunset sea there are none and the reading is unreliable (docs/MODEL_CARD.md)
     suit = dataset.open_photo(dataset.Photo("astronaut", "skimage:astronaut"))
     suit_rgb = np.asarray(suit, dtype=np.float32) / 255
     warm, cool = (measure(as_image(dataset.tint(suit_rgb, t)))["colour_temperature"].value for t in (0.25, -0.25))

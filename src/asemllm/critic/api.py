@@ -1,7 +1,7 @@
 """The critic a person uses: photo in; critique by aspect, measured attributes, saliency out.
 
 `load()` gives the default critic: the ASE-MLLM bundled in the package (`asemllm critic bundle`
-puts one there once it has passed its measurement, see README "Model card"; without it, the
+puts one there once it has passed its measurement, see docs/MODEL_CARD.md; without it, the
 teacher), `load("teacher")` the teacher explicitly. `load(path)` uses a trained ASE-MLLM folder. The JSON
 says which (`model`). Whatever writes the text, the measured attributes, the content label and
 the saliency map beside it are computed on the photo itself.
@@ -19,8 +19,8 @@ BUNDLED = Path(__file__).resolve().parents[1] / "weights" / "critic"
 MAX_SEQUENCES = 56  # prompts per generate() call: 8 photos x 7 aspects
 # fp32: the default, the same text on every CPU. bf16: the LM's weights, inputs and KV cache in
 # bfloat16 (the vision side, IASM and head stay float32, so the head's findings do not change):
-# ~1.4x faster on CPUs with native bf16 products (AVX512-BF16, AMX), slower on others (README
-# "Two machines"), and its phrasing can differ where two phrasings were near ties.
+# faster on CPUs with native bf16 products (AVX512-BF16, AMX), slower on others (docs/BENCHMARKS.md,
+# "The machines"), and its phrasing can differ where two phrasings were near ties.
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -110,7 +110,7 @@ class Critic:
 
 def _on_the_cores(fn, *columns) -> list:
     """[fn(*row) for row in zip(*columns)], a row per core at once: the measurements are numpy and
-    scipy loops that release the GIL (8 photos: 1.46 -> 0.84 s on 2 cores, the same values)."""
+    scipy loops that release the GIL, so a batch's photos are measured side by side, to the same values."""
     import os
     from concurrent.futures import ThreadPoolExecutor
 
@@ -169,17 +169,18 @@ def load(path_or_hf_id: str | None = None, precision: str = "fp32") -> Critic:
         return Critic()
     if path_or_hf_id is None:
         return Critic(for_inference(str(BUNDLED), precision), name=f"asemllm-critic {_version()} (ASE-MLLM trained "
-                      "on teacher critiques of real photos; see the README model card)")
+                      "on teacher critiques of real photos; see docs/MODEL_CARD.md)")
     return Critic(for_inference(path_or_hf_id, precision))
 
 
 def for_inference(path: str, precision: str = "fp32"):
     """The model at `path` as the critic runs it: in eval mode, its LoRA folded into the LM's
-    weights (the same tokens, ~12% faster decoding); a model trained on the teacher's critiques
-    (`findings`) decodes over the teacher's vocabulary alone (one photo ~20% faster, see
-    `asemllm.critic.vocabulary`) and checks guesses of its next tokens from the teacher's sentences
-    in the same pass (`TeacherDrafts`; the same text, one photo ~1.5x faster). `precision` "bf16"
-    casts the LM (after the fold) to bfloat16. It can no longer be trained."""
+    weights (the same tokens, one matmul per projection); a model trained on the teacher's critiques
+    (`findings`) decodes over the teacher's vocabulary alone (a smaller output product each step,
+    see `asemllm.critic.vocabulary`) and checks guesses of its next tokens from the teacher's
+    sentences in the same pass (`TeacherDrafts`; the same text in fewer passes). `precision` "bf16"
+    casts the LM (after the fold) to bfloat16. It can no longer be trained. What each gains:
+    docs/DESIGN_NOTES.md ("Decoding")."""
     import torch
 
     from ..models import load_model

@@ -2,7 +2,7 @@
 
 `measure(image)` returns a dict of `Attribute`s (name, value, unit, level, text).  All measurements
 except `noise` are taken on a downscaled working copy (longer side `max_side`, 512 by default, area
-averaged): they describe the photo as seen whole, and keep a 12 MP photo to a few hundred ms.  Noise
+averaged): they describe the photo as seen whole, and keep a 12 MP photo cheap to measure.  Noise
 is measured on native-resolution tiles, since downscaling averages noise away.
 
 Conventions: "luma" is Rec. 709-weighted gamma-encoded sRGB (0-1, or 0-255 "levels" where said);

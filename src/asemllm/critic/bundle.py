@@ -2,8 +2,8 @@
 
 Only what training changed is stored: fusion, projector, LoRA (and the auxiliary head and token,
 when the model has them); the large matrices as int8 with a scale per row, the rest in fp16
-(int8 gave the bundled critic the same 56 texts on 8 unseen photos; 4-bit changed 12 to 17). The
-low-rank factors of a compacted critic (`asemllm critic compact`) stay factors.
+(int8 leaves the critic's texts as they were, 4-bit does not: docs/DESIGN_NOTES.md, "Storage: int8
+and low rank"). The low-rank factors of a compacted critic (`asemllm critic compact`) stay factors.
 The IASM is left out when it is still the bundled NUS-trained one (the config says
 `weights: bundled`, and the build loads it from there); a retrained IASM is kept.
 

@@ -12,7 +12,7 @@ per branch, what the tokens blur away. Branches, each optional (config.aux_*):
 
 A replacing branch (native, geometry) decides its targets alone: a claim about noise is decided from
 the noise measured where it can be seen, and a placement band from the map's geometry, and no
-other claim moves. design notes: docs/DESIGN_NOTES.md ("The claim head").
+other claim moves. Why each branch: docs/DESIGN_NOTES.md ("How the recipe got here").
 """
 
 from __future__ import annotations

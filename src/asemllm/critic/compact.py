@@ -2,8 +2,8 @@
 
 The projector's first layer (576 x 6,928: per image token, 16 ViT patches, their early-block
 statistics and saliency) and the claim head's first layer (256 x 9,216: the 16 image tokens)
-are three quarters of the bundled critic's bytes. As matrices they are not low-rank (rank 256
-keeps 61% of the projector's squared norm), but the inputs they see are: neighbouring patches'
+are most of a full-rank critic's bytes. As matrices they are not low-rank (a rank of a few hundred
+keeps only part of the projector's squared norm), but the inputs they see are: neighbouring patches'
 features move together. So each is replaced by the rank-r matrix W' closest to it on the training
 photos' inputs x: W' minimises E||(W - W') x||^2 (C = Cov(x), with a small ridge), which is
 W S's SVD (S = C^1/2) cut to r and mapped back by S^-1, that is U_r U_r^T W with U_r the top r
@@ -11,7 +11,7 @@ eigenvectors of W C W^T (out x out, small: no decomposition of the 9,216-wide C 
 bias takes the mean's share. W' is stored as
 factors A (out, r) @ B (r, in), B's rows orthonormal so that int8 with a scale per row suits them,
 and multiplied out at load (asemllm.models.from_low_rank): the model computes as a dense one.
-What it keeps of the bundled critic: docs/MODEL_CARD.md.
+What it keeps of the critic: docs/DESIGN_NOTES.md ("Storage: int8 and low rank").
 """
 
 from __future__ import annotations

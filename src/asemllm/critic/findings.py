@@ -24,8 +24,8 @@ def decide(probs, threshold: float = 0.5) -> set[str]:
 
     The overall verdict is not the head's own guess but the teacher's verdict for the faults among
     those rules, so "held back by a flaw or two" goes with the one or two faults the critique
-    names. On NUS 401-500 (bundled critic) it is right for 85 of the 100 photos; the head's own
-    verdict was given for 87 and right for 63."""
+    names; counted so, it is right more often than the head's own guess (docs/DESIGN_NOTES.md,
+    "The overall verdict")."""
     if len(probs) != len(ALL_RULES):
         raise ValueError(f"{len(probs)} probabilities, the teacher has {len(ALL_RULES)} rules")
     said: set[str] = set()

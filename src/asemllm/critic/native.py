@@ -1,8 +1,8 @@
 """Photo statistics at the photo's native resolution: what the model's 224 px copy averages away.
 
 Sensor noise is a pixel-level property: a 12 MP photo shrunk to 224 px (a 64x area average) shows
-none of it, so no head over that copy can tell a clean photo from a grainy one (on NUS 401-500 the
-critic's head called 41 photos noisy, 19 rightly). These few numbers come from the photo as loaded,
+none of it, so no head over that copy can tell a clean photo from a grainy one (docs/DESIGN_NOTES.md,
+"The native noise branch"). These few numbers come from the photo as loaded,
 before it is squared and resized, with no learned parameters; a linear head branch reads them
 and alone decides the claims listed in config.aux_native (the critic's two noise claims).
 """

@@ -166,8 +166,8 @@ def lines(gx, gy, content) -> torch.Tensor:
     so each angle in 1 degree steps is level; per angle, the best row's share of all edge energy
     and the share of the photo's width its edges cover (a horizon runs across the frame). Kept, for
     both profiles: the best angle (/10), its size, its peak and the level line's value over the
-    peak. A tilted horizon is a wide line away from 0. (The whole 41-angle profiles fitted the
-    critic's held-out photos no better and overfitted sooner.) Angle + = rises to the right."""
+    peak. A tilted horizon is a wide line away from 0. (Given whole, the profiles fit held-out
+    photos no better and overfit sooner.) Angle + = rises to the right."""
     mag = torch.hypot(gx, gy) * _inner(content)
     flat = mag.flatten(1)
     threshold = flat.topk(max(1, int(TILT_EDGES * flat.shape[1])), dim=1).values[:, -1].clamp_min(1e-6)

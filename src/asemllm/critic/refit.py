@@ -237,7 +237,7 @@ def _photos(data: str, image_root: str | None):
 
 # (epochs, learning rate, weight decay) of each stage. A new branch's few inputs learn slower than
 # the tokens' head: 100 epochs at 3x the rate. The geometry branch's claims are sharp bands of its
-# four inputs: no decay, 200 epochs at 10x (compared in docs/DESIGN_NOTES.md).
+# four inputs: no decay, 200 epochs at 10x (compared in docs/DESIGN_NOTES.md, "The geometry branch").
 SCHEDULES = {None: (20, 1e-3, 0.05), "stats": (100, 3e-3, 0.05), "native": (100, 3e-3, 0.05),
              "geometry": (200, 1e-2, 0.0)}
 

@@ -7,7 +7,7 @@ fired on measured values and carries those values as its evidence. `check_claims
 it finds which rules a (generated) text invokes, by each rule's recogniser regex, and re-evaluates
 each rule's condition on a photo's attributes -- the "share of claims that agree" metric.
 
-Design rules that keep the inverse exact (tested in tests/test_teacher.py):
+Design rules that keep the inverse exact (tested in tests/critic/test_teacher.py):
 - every phrasing of a rule contains its recogniser's key phrase, and no other rule's key phrase
   (opposites such as "underexposed"/"overexposed", "tilts"/"level" use disjoint vocabularies);
 - advice points the way the measurement says (too dark -> raise the exposure) and avoids other

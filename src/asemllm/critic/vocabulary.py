@@ -104,7 +104,7 @@ class TeacherDrafts:
     def for_prompt(self, prompt: str):
         text, _, found = prompt.rpartition("\nFindings: ")
         aspect = self.aspect_of.get(text)
-        # not a findings prompt of this model: any of the teacher's sentences (built once, ~0.5 s)
+        # not a findings prompt of this model: any of the teacher's sentences (built on first use)
         key = (aspect == "general_impression", tuple(found.rstrip(".").split(", "))) if aspect else None
         if key not in self._drafters:
             if len(self._drafters) > 4096:  # a server sees ever new findings: keep the memory bounded
@@ -118,8 +118,8 @@ class TeacherDrafts:
         return Drafter(self._tokens(teacher_sentences(), True) + self._tokens(teacher_sentences(), False))
 
     def _build(self, summary: bool, rules: tuple[str, ...]):
-        """The drafter for one aspect's findings (a few ms); for "none" it guesses nothing (the
-        teacher writes nothing: the end of turn comes first)."""
+        """The drafter for one aspect's findings (its rules' sentences only: quick to build); for "none"
+        it guesses nothing (the teacher writes nothing: the end of turn comes first)."""
         from ..model.drafting import Drafter
 
         rules = [r for r in rules if r in _rule_sentences()]

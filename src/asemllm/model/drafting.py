@@ -2,8 +2,8 @@
 model is known to imitate (the critic: every sentence the teacher can write).
 
 When few rows decode, one pass of the LM over a row's next token and up to 8 guessed ones after
-it costs about 1.5x a pass over the token alone (the pass streams all the weights either way; 2
-cores, SmolLM2-135M: README, "Guessed tokens"). The pass's own greedy choice at each position says
+it costs far less than a pass per token (the pass streams all the weights either way;
+docs/DESIGN_NOTES.md, "Guessed tokens"). The pass's own greedy choice at each position says
 how many guesses hold; those are kept, with the choice after the last one, so the text is the one
 plain greedy decoding writes (up to float ties: a wider pass sums in another order).
 """
@@ -33,7 +33,7 @@ class Drafter:
                 for n in range(1, min(key, i) + 1):
                     self.follows.setdefault(tuple(seq[i - n:i]), Counter())[after] += 1
         # each run's guess is worked out when first looked up: a row looks up a few dozen of the
-        # thousands of runs (all of them took ~16 ms per findings prompt)
+        # thousands of runs, so working out all of them up front would cost more than it saves
         self._guesses: dict[tuple, tuple[int, ...]] = {}
 
     def propose(self, context: list[int], k: int) -> list[int]:
@@ -72,10 +72,9 @@ def _agreed(after: Counter, agree: float) -> tuple[int, ...]:
 
 
 # How many tokens (rows x (1 + guesses)) a drafted pass reads at most. A pass of 1 row and 9
-# tokens costs about 1.5x a pass of 1 token (2 cores: the weights' streaming dominates), and 7 rows
-# x 9 tokens about what 56 rows x 1 cost; wider, the guesses that fail cost real compute. In an
-# A/B of the bundled critic (AMD EPYC, 2 cores) 64 beat 24 for one photo's 7 rows (5.0-5.6 vs
-# 5.6 s; plain 7.6-8.5 s) and 112 (k = 1 at 56 rows) made the batch of 8 slower than plain.
+# tokens costs far less than 9 passes of 1 token (the weights' streaming dominates), and 7 rows
+# x 9 tokens about what 56 rows x 1 cost; wider, the guesses that fail cost real compute. Tuned
+# by A/B runs of the critic (docs/DESIGN_NOTES.md, "Guessed tokens").
 DRAFT_TOKENS = 64
 MAX_GUESSES = 8
 

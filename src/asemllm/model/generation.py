@@ -222,7 +222,8 @@ def _prefill(step: _Step, rest, rest_mask, prefix: Prefix | None):
     seven aspects cost one prefix). What follows is read in groups of rows of similar length, so
     little of the compute goes to padding; the groups' caches are then joined, each padded to the
     longest row (the padding sits between prefix and rest, where the mask already has it). One
-    row and its prefix are read in one pass: there is nothing to share, and a pass costs ~70 ms."""
+    row and its prefix are read in one pass: there is nothing to share, and each pass streams all the
+    weights."""
     if prefix is None or len(prefix.rows) == 1:
         inputs, mask = _joined(prefix, rest, rest_mask)
         cache = _new_cache()

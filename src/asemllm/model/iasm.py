@@ -68,7 +68,7 @@ class IASM(nn.Module):
         # no bias: a constant shift of the logits vanishes in the softmax, it could never learn
         self.head = nn.Conv2d(d, 1, 1, bias=False)
         self.prior = CentreBias() if config.centre_bias else None
-        # channels-last convolutions run ~20% faster on CPU (oneDNN); the results are the same
+        # channels-last convolutions run faster on CPU (oneDNN); the results are the same
         self.to(memory_format=torch.channels_last)
 
     @property

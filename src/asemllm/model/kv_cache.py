@@ -1,7 +1,7 @@
 """A KV cache that writes each decoding step into room kept ahead, instead of concatenating.
 
-transformers' DynamicLayer grows by `torch.cat`: every step copies the whole cache, which for a
-batch of 8 photos x 7 aspects is ~12% of generation on a 2-core CPU. This layer keeps its keys
+transformers' DynamicLayer grows by `torch.cat`: every step copies the whole cache, at a cost that
+grows with the batch (8 photos x 7 aspects) and with every step. This layer keeps its keys
 and values in buffers with room for ROOM more positions and writes each step into them; `keys`
 and `values` are views of the filled part, so everything that reads them (attention, the mask
 sizes) sees an ordinary cache. Whatever replaces them (rows leaving the batch, a crop) is

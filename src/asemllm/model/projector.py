@@ -2,7 +2,7 @@
 
 Besides the final ViT features, each image token can carry what else is known about its r x r
 patch cell (config.vision.detail_layer, config.projector.saliency_cells): the mean and std of an
-early block's tokens (layer-normalised: early blocks' activations are ~50x smaller than the
+early block's tokens (layer-normalised: early blocks' activations are far smaller than the
 output's) and the saliency density of each patch.
 """
 

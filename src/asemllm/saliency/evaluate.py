@@ -1,6 +1,6 @@
 """`asemllm saliency eval`: the trained IASM and every baseline, scored by the same code.
 
-Protocol (stated in the README and in the JSON):
+Protocol (also stated in docs/MODEL_CARD.md, "The saliency module (IASM)", and in the JSON):
 - maps and fixations at the photo's own frame, scaled so that its longer side is at most
   `max_side` px (512 by default: AUC and blur costs stay small; fixations scale with the pixels);
 - ground truth: all observers' fixations (binary map) and their density (Gaussian of about one

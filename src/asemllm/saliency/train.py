@@ -23,7 +23,7 @@ import torch.nn.functional as F
 class TrainConfig:
     data: str  # NUS scene folder (holds data/stimuli and data/tidy)
     out: str = "runs/iasm"
-    epochs: int = 8  # validation peaks around epoch 4; the best epoch is what ships
+    epochs: int = 8  # past where validation peaks (docs/MODEL_CARD.md); the best epoch is what ships
     batch_size: int = 16
     lr: float = 1e-3  # decoder and prior
     encoder_lr: float = 2e-4  # the pretrained CNN moves slower
@@ -217,7 +217,7 @@ def _resume(path: Path, iasm, opt, sched) -> dict:
 
 
 def save_iasm(iasm, path: Path, meta: dict) -> None:
-    """IASM weights in fp16 (half the size; saliency maps agree to ~1e-3) plus how they were made."""
+    """IASM weights in fp16 (half the size; the maps barely move) plus how they were made."""
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().half().contiguous() if v.is_floating_point() else v.contiguous()
