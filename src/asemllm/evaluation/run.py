@@ -38,9 +38,25 @@ def _done(path: Path) -> dict[str, str]:
 
 
 def generate(model, todo: list[dict], path: Path, batch_size: int, max_new_tokens: int, log=None) -> dict:
+    """ASE-MLLM's critiques for the jobs not yet in `path`, with the prompt its findings shape."""
     import torch
 
     from ..critic.findings import holding, prompt_for
+
+    def texts(photos, batch):
+        with torch.no_grad():
+            encoded = model.encode(photos)  # once: for the findings and the prompts
+        said = holding(model, photos, encoded)
+        prompts = [prompt_for(model, j["aspect"], s) for j, s in zip(batch, said)]
+        return model.generate(photos, prompts, max_new_tokens=max_new_tokens, encoded=encoded)
+
+    return resume(todo, path, batch_size, texts, log)
+
+
+def resume(todo: list[dict], path: Path, batch_size: int, texts, log=None) -> dict:
+    """Run `texts(photos, jobs) -> one string per job` over the jobs not yet in `path`, appending a
+    row per job as each batch finishes, and return every finished job's prediction. Shared by
+    `asemllm eval` and the baselines so that both resume and report bad photos the same way."""
     from ..images import load_image
 
     done = _done(path)
@@ -56,12 +72,7 @@ def generate(model, todo: list[dict], path: Path, batch_size: int, max_new_token
                     done[j["key"]] = ""
                     f.write(json.dumps({"key": j["key"], "prediction": "", "error": str(e)}) + "\n")
             if ok:
-                with torch.no_grad():
-                    encoded = model.encode(photos)  # once: for the findings and the prompts
-                said = holding(model, photos, encoded)
-                prompts = [prompt_for(model, j["aspect"], s) for j, s in zip(ok, said)]
-                texts = model.generate(photos, prompts, max_new_tokens=max_new_tokens, encoded=encoded)
-                for j, t in zip(ok, texts):
+                for j, t in zip(ok, texts(photos, ok)):
                     done[j["key"]] = t.strip()
                     f.write(json.dumps({"key": j["key"], "aspect": j["aspect"], "prediction": t.strip()}) + "\n")
             f.flush()
@@ -73,6 +84,8 @@ def generate(model, todo: list[dict], path: Path, batch_size: int, max_new_token
 def evaluate(checkpoint: str, data: str, split: str, out: str, sources=None, aspects=None,
              batch_size: int = 8, max_new_tokens: int = 96, image_root: str = "",
              metrics=("bleu", "meteor", "rouge", "cider"), log=None) -> dict:
+    import torch
+
     from ..data.records import read_jsonl
     from ..models import load_model
     from .caption_metrics import require_java
@@ -80,7 +93,7 @@ def evaluate(checkpoint: str, data: str, split: str, out: str, sources=None, asp
     require_java()  # before an hour of generation, not after
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    model = load_model(checkpoint)
+    model = load_model(checkpoint).to("cuda" if torch.cuda.is_available() else "cpu")  # generation is the cost
     todo = jobs(read_jsonl(data), split, aspects, model.config.prompts, image_root)
     if not todo:
         raise ValueError(f"{data}: no {split!r} records with critiques for aspects {aspects or 'any'}")
@@ -104,7 +117,8 @@ def score(todo: list[dict], preds: dict, metrics) -> dict:
     s = score_captions({j["key"]: preds[j["key"]] for j in todo}, {j["key"]: j["references"] for j in todo},
                        metrics=metrics)
     return {"corpus": s["corpus"], "ci95": bootstrap_ci(s["per_image"], stats=s.get("stats")),
-            "unavailable": s["unavailable"], "metric_config": s["config"], "per_image": s["per_image"]}
+            "unavailable": s["unavailable"], "metric_config": s["config"], "per_image": s["per_image"],
+            "stats": s.get("stats", {})}  # per-job BLEU/METEOR statistics: the paired bootstrap needs them
 
 
 def table(result: dict) -> str:
