@@ -1,6 +1,6 @@
 """The model and the training loop on a CUDA GPU agree with the CPU: forward/backward in fp32,
 bf16 autocast, greedy decoding (plain and with guessed tokens), and training with bf16,
-checkpoints and resume.
+checkpoints and resume (and, on two GPUs, sharded: FSDP).
 
 Tiny random models with every optional part on (early-block statistics, saliency cells, auxiliary
 head and token, LoRA) on scikit-image's real photos: no weight packages and no shared data needed,
@@ -238,3 +238,43 @@ def test_training_loop_runs_checkpoints_and_resumes_on_cuda(tmp_path):
 
 def _log(out):
     return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2,
+                    reason="FSDP resume needs 2 GPUs: accelerate runs FSDP on GPUs only "
+                           "(tests/training/test_fsdp_resume.py checks the checkpoints under FSDP on the CPU)")
+def test_fsdp_training_resumes_from_its_checkpoint_on_two_gpus(tmp_path):
+    """configs/accelerate-fsdp.yaml on 2 GPUs: 4 steps in one go vs 2, stopped, and 2 more. Each
+    rank keeps its own shard's optimiser moments; the checkpoint holds the gathered LoRA weights."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    from asemllm.models import load_model
+
+    data = _records(tmp_path)
+    fsdp = Path(__file__).resolve().parents[1] / "configs" / "accelerate-fsdp.yaml"
+
+    def launch(name: str, **kw) -> None:
+        config = tmp_path / f"{name}-{len(kw)}.json"
+        config.write_text(json.dumps(_settings(data, tmp_path / name, **kw).to_dict()))
+        res = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(fsdp),
+                              "--num_processes", "2", "-m", "asemllm.cli", "train", "--config", str(config)],
+                             capture_output=True, text=True, timeout=900)
+        assert res.returncode == 0, res.stderr[-3000:]
+
+    launch("whole")
+    launch("parts", session_steps=2)
+    stopped = tmp_path / "parts" / "checkpoints" / "step-2"
+    assert {"optim-0.pt", "optim-1.pt"} <= {p.name for p in stopped.glob("*.pt")}
+    assert any("lora_B" in k for k in load_file(str(stopped / "trainable.safetensors")))
+    launch("parts")
+    a, b = _log(tmp_path / "whole"), _log(tmp_path / "parts")
+    assert [r["step"] for r in b] == [1, 2, 3, 4]
+    assert [r["loss"] for r in b] == pytest.approx([r["loss"] for r in a], rel=0.02)  # bf16, GPU reductions
+    whole, parts = load_model(tmp_path / "whole" / "model"), load_model(tmp_path / "parts" / "model")
+    for (k, x), y in zip(whole.state_dict().items(), parts.state_dict().values()):
+        if "lora_" in k:
+            torch.testing.assert_close(x, y, rtol=0.02, atol=1e-3 * x.abs().max().item(), msg=lambda m: f"{k}: {m}")

@@ -137,15 +137,17 @@ def _aliases(state: dict) -> set[str]:
     return dup
 
 
-def save_model(model, path, include_backbones: bool = False) -> None:
-    """Write `model` to the folder `path`: config.json + model.safetensors (see the module docstring)."""
+def save_model(model, path, include_backbones: bool = False, state: dict | None = None) -> None:
+    """Write `model` to the folder `path`: config.json + model.safetensors (see the module docstring).
+    `state`: its full state dict when the caller gathered it (sharded training: the model's own
+    state_dict would all-gather from this process alone and wait for the others forever)."""
     from safetensors.torch import save_file
 
     from ._version import __version__
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    state = model.state_dict()
+    state = model.state_dict() if state is None else state
     prefixes = () if include_backbones else _backbone_prefixes(model.config)
     drop = _aliases(state)
     tensors = {k: v.detach().contiguous() for k, v in state.items()

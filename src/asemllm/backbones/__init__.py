@@ -4,14 +4,17 @@
     lm:     smollm2-135m-instruct | hf:<id> | tiny-lm | random:smollm2-135m -> (lm, tokenizer with the image token)
     iasm:   efficientnet-lite0 | tiny-cnn        -> (encoder, channels at strides 8/16/32)
 
-`random:` names are the offline backbones' architectures with random weights (benchmarks on
-machines without the weight packages); random:smollm2-135m uses tiny-lm's byte-level tokenizer.
+`random:` names are architectures with random weights: the offline backbones' (benchmarks on
+machines without the weight packages) and twins of the `hf:` ids the PCCD configs name (CLIP
+ViT-L/14-336, Qwen2.5-1.5B/7B-Instruct: `asemllm train --dry-run` at the real shapes, offline;
+random_init.TWINS). The random LMs use tiny-lm's byte-level tokenizer: only shapes matter there.
 """
 
 from __future__ import annotations
 
-VISION = ("dinov2-s", "tiny-vit", "random:dinov2-s", "hf:<id>")
-LM = ("smollm2-135m-instruct", "tiny-lm", "random:smollm2-135m", "hf:<id>")
+VISION = ("dinov2-s", "tiny-vit", "random:dinov2-s", "random:clip-vit-large-patch14-336", "hf:<id>")
+LM = ("smollm2-135m-instruct", "tiny-lm", "random:smollm2-135m", "random:qwen2.5-1.5b-instruct",
+      "random:qwen2.5-7b-instruct", "hf:<id>")
 IASM = ("efficientnet-lite0", "tiny-cnn")
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
@@ -36,6 +39,11 @@ def load_vision(name: str, image_size: int):
         from .random_init import dinov2_s
 
         return (dinov2_s(), *IMAGENET, image_size)
+    if name == "random:clip-vit-large-patch14-336":
+        from .random_init import CLIP_MEAN_STD, clip_vit_l14_336
+
+        tower = clip_vit_l14_336()
+        return (tower, *CLIP_MEAN_STD, tower.config.image_size)  # the tower's own size, as with hf:
     raise ValueError(f"unknown vision backbone {name!r}; choose one of {VISION}")
 
 
@@ -58,6 +66,11 @@ def load_lm(name: str, image_token: str):
         from .tiny import byte_tokenizer
 
         lm, tok = smollm2_135m(), byte_tokenizer()
+    elif name in ("random:qwen2.5-1.5b-instruct", "random:qwen2.5-7b-instruct"):
+        from .random_init import qwen25
+        from .tiny import byte_tokenizer
+
+        lm, tok = qwen25(name.split("-")[1]), byte_tokenizer()
     else:
         raise ValueError(f"unknown language model {name!r}; choose one of {LM}")
     return lm, prepare_tokenizer(tok, image_token)

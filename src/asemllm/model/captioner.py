@@ -91,6 +91,17 @@ class AestheticCaptioner(nn.Module):
     def device(self) -> torch.device:
         return self.projector.mlp[0].weight.device
 
+    @property
+    def _no_split_modules(self) -> list[str]:
+        """The backbones' block classes present in this model, for accelerate's FSDP
+        TRANSFORMER_BASED_WRAP (configs/accelerate-fsdp.yaml): each block becomes its own FSDP unit,
+        so one block's full weights are gathered at a time. Without it that policy finds no class to
+        wrap and the whole model is one unit, gathered whole on every GPU."""
+        present = {type(m).__name__ for m in self.modules()}
+        names = [n for part in (self.vision.tower, self.lm) for m in part.modules()
+                 for n in getattr(m, "_no_split_modules", None) or ()]
+        return sorted(n for n in set(names) if n in present)
+
     # ---- images --------------------------------------------------------------------------
     def encode(self, images) -> Encoded:
         """images (B,3,S,S) in [0,1], or paths / PIL images / uint8 arrays -> Encoded(LM embeddings

@@ -17,11 +17,25 @@ import torch
 KEEP = 3  # older checkpoints are deleted: a crash costs at most save_every steps
 
 
+# what wrappers insert into parameter names (FSDP units, activation checkpointing, torch.compile);
+# a gathered state dict has none of them
+WRAPPER_PREFIXES = ("_fsdp_wrapped_module.", "_checkpoint_wrapped_module.", "_orig_mod.")
+
+
+def plain_name(name: str) -> str:
+    """A parameter's name as in the unwrapped model's state dict."""
+    for prefix in WRAPPER_PREFIXES:
+        name = name.replace(prefix, "")
+    return name
+
+
 def trainable_state(model, full: dict | None = None) -> dict[str, torch.Tensor]:
     """Trainable parameters plus buffers (batch-norm statistics): what an optimiser step can change.
-    `full`: the complete state dict when the caller gathered it (sharded training)."""
-    names = {n for n, p in model.named_parameters() if p.requires_grad}
-    params = {n for n, _ in model.named_parameters()}
+    `full`: the complete state dict when the caller gathered it (sharded training). Under FSDP the
+    model's own parameter names carry its wrappers' prefixes and the gathered keys do not: both are
+    compared as plain names, or the LoRA weights would silently go missing from the checkpoint."""
+    names = {plain_name(n) for n, p in model.named_parameters() if p.requires_grad}
+    params = {plain_name(n) for n, _ in model.named_parameters()}
     full = model.state_dict() if full is None else full
     return {k: v.detach().cpu().contiguous() for k, v in full.items()
             if k in names or (k not in params and not k.startswith(("vision.tower.", "lm.")))}

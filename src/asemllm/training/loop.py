@@ -82,8 +82,10 @@ def train(settings: TrainSettings, log=print) -> dict:
         _trim_log(out / "log.jsonl", state["step"])
     wrapped, opt = acc.prepare(model, opt)
     _loop(settings, acc, wrapped, model, opt, sched, samples, state, out, log)
-    if acc.is_main_process and state["step"] >= settings.max_steps:
-        save_model(model, out / "model")
+    if state["step"] >= settings.max_steps:
+        full = acc.get_state_dict(wrapped)  # every process takes part (FSDP gathers shards)
+        if acc.is_main_process:
+            save_model(model, out / "model", state=full)
     acc.wait_for_everyone()
     return state
 
