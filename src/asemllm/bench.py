@@ -344,10 +344,11 @@ def _split(critic, photo, aspects) -> dict:
 
 
 def bench_serve(model: str | None = None, requests: int = 200, concurrency: int = 8, queue: int = 4,
-                start_timeout: float = 600) -> dict:
+                start_timeout: float = 600, workers: int = 1) -> dict:
     """`asemllm serve` under load from this (second) process: `requests` POSTs of a real photo from
     `concurrency` client threads that honour 503's Retry-After. Reports the status codes, latency
-    of the answered ones, and the server's resident memory (Linux VmRSS) after warm-up and at the end."""
+    of the answered ones, and the server's resident memory (Linux VmRSS) after warm-up and at the end.
+    `workers`: the server's --workers (its worker processes' memory is not in the RSS figures)."""
     import io
     import socket
     import subprocess
@@ -365,7 +366,7 @@ def bench_serve(model: str | None = None, requests: int = 200, concurrency: int 
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cmd = [sys.executable, "-c", "from asemllm.cli import main; raise SystemExit(main())", "serve",
-           "--port", str(port), "--queue", str(queue)] + (["--model", model] if model else [])
+           "--port", str(port), "--queue", str(queue), "--workers", str(workers)] + (["--model", model] if model else [])
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -407,7 +408,7 @@ def bench_serve(model: str | None = None, requests: int = 200, concurrency: int 
     counts = {str(k): statuses.count(k) for k in sorted(set(statuses), key=str)}
     lat = sorted(latencies)
     return {"benchmark": "serve", "model": name, "requests": len(statuses), "concurrency": concurrency,
-            "queue": queue, "statuses": counts, "errors_other_than_503": len(errors), "server_alive": alive,
+            "queue": queue, "workers": workers, "statuses": counts, "errors_other_than_503": len(errors), "server_alive": alive,
             "wall_s": round(wall, 1), "answered_per_s": round(len(lat) / wall, 3),
             "latency_s": {"p50": round(lat[len(lat) // 2], 3), "p95": round(lat[int(len(lat) * 0.95)], 3)} if lat else None,
             "rss_mb": {"after_warmup": warm[0] if warm else None, "max": max(warm) if warm else None,
@@ -471,3 +472,93 @@ def _rss_mb(pid: int) -> float | None:
     except OSError:
         return None
     return None
+
+
+def bench_collection(photos: str, engines=("default", "ray"), model: str | None = "teacher", limit: int = 48,
+                     workers: int | None = None, batch_size: int = 8, threads: int | None = None) -> dict:
+    """Photos per minute of `asemllm critique` over the first `limit` photos of the folder `photos`,
+    with the default engine (this process, batches of `batch_size`) and with `--engine ray` (a local
+    Ray, `workers` actors; default one per CPU). Per engine: the wall time a user waits (critic
+    loads and Ray's start included) and the steady rate (from the first rows to the last, what a
+    long collection sees), overall and per core; the load average says what else the machine ran.
+    `threads`: torch threads of the default engine (default: torch's choice, as `asemllm critique`);
+    each Ray actor runs as many as its CPUs (one)."""
+    import tempfile
+
+    from .critic.api import load
+    from .critic.collection import Settings, critique_collection, list_photos
+
+    listed = list_photos([photos])[:limit]
+    if not listed:
+        raise ValueError(f"{photos}: no photos")
+    cores = os.cpu_count() or 1
+    out = {"benchmark": "collection", "photos": len(listed), "folder": photos, "batch_size": batch_size}
+    for engine in engines:
+        with tempfile.TemporaryDirectory(prefix="asemllm-bench-") as tmp:
+            if engine == "default":
+                result = _default_engine(load, listed, model, batch_size, threads)
+            elif engine == "ray":
+                result = _ray_engine(critique_collection, Settings, listed, model, batch_size, workers, tmp)
+            else:
+                raise ValueError(f"engine {engine!r}: choose default or ray")
+        out[engine] = result | {"photos_per_min_per_core": round(result["steady_photos_per_min"] / cores, 1)}
+    return out | {"load_average_1m_at_end": round(os.getloadavg()[0], 2), **machine(None)}
+
+
+def _rate(n: int, seconds: float) -> float:
+    return round(60 * n / max(seconds, 1e-9), 1)
+
+
+def _default_engine(load, listed, model, batch_size: int, threads: int | None) -> dict:
+    """`asemllm critique DIR --out FILE` as its loop runs: the critic loaded once, photos decoded and
+    critiqued in batches in this process (its torch and measurement threads use every core)."""
+    import torch
+
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads or saved)
+    try:
+        return _default_loop(load, listed, model, batch_size) | {"torch_threads": torch.get_num_threads()}
+    finally:
+        torch.set_num_threads(saved)
+
+
+def _default_loop(load, listed, model, batch_size: int) -> dict:
+    from .images import MIN_SIDE, load_image
+
+    t0 = time.perf_counter()
+    critic = load(model)
+    t1 = time.perf_counter()
+    first = None
+    for i in range(0, len(listed), batch_size):
+        chunk = listed[i:i + batch_size]
+        critic.critique_batch([load_image(p.uri, min_side=MIN_SIDE) for p in chunk], names=[p.image for p in chunk])
+        first = first or (time.perf_counter(), len(chunk))
+    end = time.perf_counter()
+    return {"model": critic.name, "wall_s": round(end - t0, 1), "load_s": round(t1 - t0, 1),
+            "wall_photos_per_min": _rate(len(listed), end - t0),
+            "steady_photos_per_min": _rate(len(listed) - first[1], end - first[0])}
+
+
+def _ray_engine(critique_collection, Settings, listed, model, batch_size: int, workers, tmp: str) -> dict:
+    """`asemllm critique DIR --engine ray --out DIR` on a local Ray started for it (stopped after)."""
+    arrivals = []
+    manifest = f"{tmp}/photos.txt"
+    with open(manifest, "w") as f:
+        f.write("".join(p.uri + "\n" for p in listed))
+    t0 = time.perf_counter()
+    summary = critique_collection([manifest], f"{tmp}/shards", Settings(model=model, batch_size=batch_size,
+                                                                        workers=workers),
+                                  on_rows=lambda n: arrivals.append((time.perf_counter(), n)))
+    end = time.perf_counter()
+    if summary["critiqued"] + summary["errors"] != len(listed):
+        raise RuntimeError(f"the ray engine wrote {summary['critiqued'] + summary['errors']} of {len(listed)} rows")
+    return {"workers": summary["workers"], "wall_s": round(end - t0, 1),
+            "wall_photos_per_min": _rate(len(listed), end - t0),
+            "steady_photos_per_min": _steady(arrivals, t0), "errors": summary["errors"]}
+
+
+def _steady(arrivals: list[tuple[float, int]], t0: float) -> float:
+    """Photos a minute from the first rows' arrival to the last's (from t0 when they came at once)."""
+    if len(arrivals) < 2:
+        return _rate(sum(n for _, n in arrivals), (arrivals[-1][0] if arrivals else t0) - t0)
+    return _rate(sum(n for _, n in arrivals[1:]), arrivals[-1][0] - arrivals[0][0])

@@ -89,8 +89,8 @@ def _bench_serve(args) -> int:
     from . import bench
 
     _quiet()
-    return _print_json(bench.bench_serve(model=args.model, requests=args.requests, concurrency=args.concurrency),
-                       args.json)
+    return _print_json(bench.bench_serve(model=args.model, requests=args.requests, concurrency=args.concurrency,
+                                         workers=args.workers), args.json)
 
 
 def _bench_train(args) -> int:
@@ -167,8 +167,26 @@ def _train(args) -> int:
         settings.out = args.out
     if args.max_steps:
         settings.max_steps = args.max_steps
+    if args.batch_size:
+        settings.batch_size = args.batch_size
+    if args.dry_run:
+        return _train_dry_run(args, settings)
+    if args.json:
+        raise ValueError("--json goes with --dry-run (a training run reports in its folder's log.jsonl)")
     state = train(settings)
     print(f"trained to step {state['step']}: {settings.out}/model")
+    return 0
+
+
+def _train_dry_run(args, settings) -> int:
+    """The config's model with random twins of its backbones: two steps, one generation, no download."""
+    from .training.dry_run import dry_run, report
+
+    _quiet()
+    result = dry_run(settings, _shared() / "photos", path=args.config)
+    if args.json:
+        return _print_json(result, True)
+    print(report(result))
     return 0
 
 
@@ -181,16 +199,56 @@ def _eval(args) -> int:
                       batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, image_root=args.image_root,
                       log=None if args.json else print)
     if args.json:
-        slim = {**result, "results": {k: {m: v for m, v in r.items() if m != "per_image"}
-                                      for k, r in result["results"].items()}}
-        print(json.dumps(slim))
+        print(json.dumps(_slim(result)))
     else:
         print(table(result))
         print(f"per-photo scores and configuration: {args.out}/results.json")
     return 0
 
 
+def _baseline(args) -> int:
+    from .evaluation.baselines import evaluate_baseline
+    from .evaluation.run import table
+
+    _quiet()
+    result = evaluate_baseline(args.model, args.data, args.split, args.out, aspects=args.aspects,
+                               batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
+                               image_root=args.image_root, log=None if args.json else print)
+    if args.json:
+        print(json.dumps(_slim(result)))
+    else:
+        print(table(result))
+        print(f"per-photo scores and configuration: {args.out}/results.json")
+    return 0
+
+
+def _reproduce(args) -> int:
+    from .evaluation.recipe import reproduce
+
+    _quiet()
+    result = reproduce(args.root, args.format, args.config, args.out, baselines=args.baselines,
+                       image_root=args.image_root, split=args.split, batch_size=args.batch_size,
+                       max_new_tokens=args.max_new_tokens, resamples=args.resamples,
+                       log=_to_stderr if args.json else print)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        from pathlib import Path
+
+        print((Path(args.out) / "comparison.md").read_text(), end="")
+    return 0
+
+
+def _slim(result: dict) -> dict:
+    """An evaluation result without its per-photo scores and statistics (those stay in results.json)."""
+    return {**result, "results": {k: {m: v for m, v in r.items() if m not in ("per_image", "stats")}
+                                  for k, r in result["results"].items()}}
+
+
 def _critique(args) -> int:
+    if args.engine == "ray":
+        return _critique_collection(args)
+    _only_with_ray(args)
     from pathlib import Path
 
     from tqdm import tqdm
@@ -335,13 +393,50 @@ def _num(v) -> str:
     return "n/a" if v is None else f"{v:.3g}"
 
 
+def _critique_collection(args) -> int:
+    """`critique --engine ray`: the Ray Data pipeline over a folder, list or manifest, shards to --out."""
+    from .critic.collection import Settings, critique_collection
+
+    if not args.out:
+        raise ValueError("--engine ray needs --out DIR: the folder (or s3://... URI) its shards go to")
+    if args.overlay:
+        raise ValueError(f"--overlay {args.overlay}: not with --engine ray (its critiques go to the shards in --out)")
+    _quiet()
+    settings = Settings(model=args.model, precision=args.precision, aspects=args.aspects, batch_size=args.batch_size,
+                        workers=args.workers, num_cpus_per_worker=_or(args.num_cpus_per_worker, 1.0),
+                        num_gpus_per_worker=_or(args.num_gpus_per_worker, 0.0), fmt=args.format or "parquet",
+                        shard_rows=args.shard_rows or 1000, address=args.address)
+    summary = critique_collection(args.targets, args.out, settings, log=_to_stderr, progress=True)
+    print(json.dumps(summary) if args.json else
+          f"{summary['critiqued']} critiqued, {summary['errors']} error rows, {summary['skipped']} already done, "
+          f"{summary['not_written']} not written: {summary['out']} ({summary['seconds']} s)")
+    return 1 if summary["errors"] or summary["not_written"] else 0
+
+
+def _only_with_ray(args) -> None:
+    """The pipeline's flags mean nothing to the default engine: say so rather than ignore them."""
+    for flag in RAY_FLAGS:
+        if getattr(args, flag.lstrip("-").replace("-", "_")) is not None:
+            raise ValueError(f"{flag}: only with --engine ray")
+
+
+def _or(value, default):
+    return default if value is None else value
+
+
 def _serve(args) -> int:
     from . import load
     from .server import serve
 
     _quiet()
-    serve(load(args.model, args.precision), host=args.host, port=args.port, max_upload_mb=args.max_upload_mb,
-          max_pixels=args.max_pixels, timeout=args.timeout, queue=args.queue)
+    if args.workers > 1:  # each worker process loads its own critic; this one loads none
+        from functools import partial
+
+        critic = partial(load, args.model, args.precision)
+    else:
+        critic = load(args.model, args.precision)
+    serve(critic, host=args.host, port=args.port, max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels,
+          timeout=args.timeout, queue=args.queue, workers=args.workers)
     return 0
 
 
@@ -363,6 +458,8 @@ def parser() -> argparse.ArgumentParser:
     _add_serve(sub)
     _add_train(sub)
     _add_eval(sub)
+    _add_baseline(sub)
+    _add_reproduce(sub)
     _add_data(sub)
     _add_saliency(sub)
     _add_critic(sub)
@@ -374,22 +471,50 @@ def parser() -> argparse.ArgumentParser:
 def _add_critique(sub) -> None:
     c = _command(sub, "critique", _critique, "critique photos: text by aspect, measured attributes, saliency",
                  "asemllm critique photo.jpg --overlay runs/critique",
-                 "asemllm critique photos/ --json --out runs/critique/photos.jsonl --aspects composition focus")
-    c.add_argument("targets", nargs="+", metavar="PHOTOS", help="photos or folders")
+                 "asemllm critique photos/ --json --out runs/critique/photos.jsonl --aspects composition focus",
+                 "asemllm critique photos/ --engine ray --model teacher --workers 2 --out runs/critique/shards")
+    c.add_argument("targets", nargs="+", metavar="PHOTOS",
+                   help="photos or folders; with --engine ray also lists (.txt, a path a line) and manifests "
+                        "(.csv/.parquet with a `path` column), local or URIs (s3://...)")
     _model_flag(c, "a trained ASE-MLLM folder, or 'teacher' (default: the bundled critic)")
     c.add_argument("--out", metavar="FILE.jsonl",
-                   help="a JSON-lines file to append the critiques to; photos already in it are skipped (resume)")
+                   help="a JSON-lines file to append the critiques to; photos already in it are skipped (resume). "
+                        "With --engine ray: a folder (or URI) of shards, photos already in them skipped")
     c.add_argument("--overlay", metavar="DIR", help="a folder for <stem>_overlay.jpg saliency overlays")
     _json_flag(c, "one JSON object per photo")
     c.add_argument("--aspects", nargs="*", metavar="A", help="only these aspects (default: all seven)")
     _batch_size_flag(c, 8, "photos per batched generation")
     _precision_flag(c)
+    _collection_flags(c)
+
+
+RAY_FLAGS = ("--address", "--workers", "--num-cpus-per-worker", "--num-gpus-per-worker", "--format", "--shard-rows")
+
+
+def _collection_flags(c) -> None:
+    """`critique --engine ray`: the Ray Data pipeline for collections (docs/SCALING.md)."""
+    c.add_argument("--engine", choices=["default", "ray"], default="default",
+                   help="default: this process, in batches; ray: a Ray Data pipeline (parallel reads, a pool of "
+                        "critic workers, retries), shards to --out DIR (see docs/SCALING.md)")
+    c.add_argument("--address", metavar="ADDR", help="(ray) a Ray cluster: auto, or ray://HOST:10001 "
+                                                     "(default: a local Ray on this machine)")
+    c.add_argument("--workers", type=int, metavar="N",
+                   help="(ray) critic workers, each loading the critic once (default: the cluster's CPUs, or its "
+                        "GPUs with --num-gpus-per-worker, divided by the per-worker share)")
+    c.add_argument("--num-cpus-per-worker", type=float, metavar="N", help="(ray) CPUs per worker (default 1)")
+    c.add_argument("--num-gpus-per-worker", type=float, metavar="N",
+                   help="(ray) GPUs reserved per worker (default 0); the critic's inference is CPU code today")
+    c.add_argument("--format", choices=["parquet", "jsonl"],
+                   help="(ray) the shards' format (default parquet: nested fields as JSON strings)")
+    c.add_argument("--shard-rows", type=int, metavar="N",
+                   help="(ray) rows per shard (default 1000; a shard is also written every minute)")
 
 
 def _add_serve(sub) -> None:
     s = _command(sub, "serve", _serve, "HTTP API and web page over the critic (POST /v1/critique, GET /, GET /health)",
                  "asemllm serve --port 8000",
-                 "asemllm serve --host 0.0.0.0 --model runs/critic/model --precision bf16")
+                 "asemllm serve --host 0.0.0.0 --model runs/critic/model --precision bf16",
+                 "asemllm serve --model teacher --workers 2 --queue 4")
     _model_flag(s, "a trained ASE-MLLM folder, or 'teacher' (default: the bundled critic)")
     s.add_argument("--host", default="127.0.0.1", metavar="ADDR",
                    help="address to bind (default 127.0.0.1: this machine only)")
@@ -401,7 +526,10 @@ def _add_serve(sub) -> None:
     s.add_argument("--timeout", type=float, default=60, metavar="S",
                    help="seconds before a critique answers 504 (default 60)")
     s.add_argument("--queue", type=int, default=4, metavar="N",
-                   help="critiques that may wait behind the running one; more get 503 (default 4)")
+                   help="critiques that may wait behind the running ones; more get 503 (default 4)")
+    s.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="critiques at once: N worker processes, each loading the critic once (default 1: one, "
+                        "in the server's process)")
     _precision_flag(s)
 
 
@@ -409,10 +537,17 @@ def _add_train(sub) -> None:
     t = _command(sub, "train", _train, "train ASE-MLLM on converted critique data (resumes from the run's last "
                  "checkpoint; launch with `accelerate launch` for several processes/GPUs)",
                  "asemllm train --config configs/critic-cpu.yaml",
-                 "asemllm train --config configs/tiny-cpu.yaml --out runs/tiny --max-steps 4")
+                 "asemllm train --config configs/tiny-cpu.yaml --out runs/tiny --max-steps 4",
+                 "asemllm train --config configs/pccd-1gpu.yaml --dry-run --batch-size 2 --json")
     t.add_argument("--config", required=True, metavar="FILE", help="run settings, JSON or YAML (see configs/)")
     t.add_argument("--out", metavar="DIR", help="the run folder (overrides the config's `out`)")
     t.add_argument("--max-steps", type=int, metavar="N", help="overrides the config's `max_steps`")
+    t.add_argument("--batch-size", type=int, metavar="N", help="overrides the config's `batch_size` (per process)")
+    t.add_argument("--dry-run", action="store_true",
+                   help="train nothing: build the config's architectures with random weights (hf: ids -> offline "
+                        "random twins, no download), run two steps on real photos and one short generation, and "
+                        "report parameters, peak memory and step time on this machine (one process)")
+    _json_flag(t, "with --dry-run: one JSON object")
 
 
 def _add_eval(sub) -> None:
@@ -420,17 +555,56 @@ def _add_eval(sub) -> None:
                  "asemllm eval --model runs/pccd/model --data data/pccd/test.jsonl --out runs/eval --ablate-saliency")
     _model_flag(e, "a saved model folder, 'default' (zero-shot offline model), or a ModelConfig .json",
                 required=True, old="--checkpoint")
-    e.add_argument("--data", required=True, metavar="FILE", help="JSONL written by `asemllm data convert`")
-    e.add_argument("--out", required=True, metavar="DIR",
-                   help="a folder for predictions-*.jsonl (resumable) and results.json")
-    e.add_argument("--split", default="test", metavar="NAME", help="(default test)")
-    e.add_argument("--image-root", default="", metavar="DIR", help="resolve relative image paths against this folder")
-    e.add_argument("--aspects", nargs="*", metavar="A", help="only these aspects (default: all)")
-    _batch_size_flag(e, 8, "photos per batched generation")
-    e.add_argument("--max-new-tokens", type=int, default=96, metavar="N", help="(default 96)")
+    _eval_flags(e)
     e.add_argument("--ablate-saliency", action="store_true",
                    help="run the split with saliency from iasm, none, centre-bias and random, side by side")
-    _json_flag(e, "one line of JSON (without per-photo scores)")
+
+
+def _add_baseline(sub) -> None:
+    b = _command(sub, "baseline", _baseline, "generate and score a split with a zero-shot transformers MLLM "
+                 "(LLaVA-1.5, Qwen2-VL, ...: any AutoModelForImageTextToText) on `asemllm eval`'s jobs, prompts "
+                 "and metrics",
+                 "asemllm baseline --model llava-hf/llava-1.5-7b-hf --data data/pccd/test.jsonl --out runs/eval/llava")
+    _model_flag(b, "a hub id or local folder of an image-text-to-text model with a chat template", required=True,
+                metavar="ID")
+    _eval_flags(b)
+
+
+def _add_reproduce(sub) -> None:
+    r = _command(sub, "reproduce", _reproduce, "the paper's comparison: convert, check, train, evaluate ASE-MLLM "
+                 "and its saliency ablations, the baselines, then a table with paired tests (each step skipped "
+                 "when its output exists)",
+                 "asemllm reproduce --format pccd --root /data/PCCD --config configs/pccd-1gpu.yaml "
+                 "--baselines llava-hf/llava-1.5-7b-hf Qwen/Qwen2-VL-7B-Instruct --out runs/paper")
+    r.add_argument("--format", required=True, metavar="F",
+                   help="pccd, dpc2022, ava-captions, dpc-captions, rpcd, jsonl or csv")
+    r.add_argument("--root", required=True, metavar="R", help="the dataset's folder (or file)")
+    r.add_argument("--image-root", metavar="DIR", help="where the photos are (default: the dataset root)")
+    r.add_argument("--config", required=True, metavar="FILE", help="training settings, JSON or YAML (see configs/); "
+                   "its out, data.train and data.image_root are replaced by OUT/train, the converted train "
+                   "split and the photos' folder")
+    r.add_argument("--out", required=True, metavar="DIR", help="the run folder (see `asemllm.evaluation.recipe`)")
+    r.add_argument("--baselines", nargs="*", default=[], metavar="ID",
+                   help="hub ids or local folders of zero-shot image-text-to-text models")
+    r.add_argument("--split", default="test", metavar="NAME", help="the split compared (default test)")
+    _batch_size_flag(r, 8, "photos per batched generation")
+    r.add_argument("--max-new-tokens", type=int, default=96, metavar="N", help="(default 96)")
+    r.add_argument("--resamples", type=int, default=1000, metavar="N",
+                   help="bootstrap resamples of the photos (default 1000)")
+    _json_flag(r, "the comparison as one line of JSON (the log goes to stderr)")
+
+
+def _eval_flags(p) -> None:
+    """What a baseline shares with `asemllm eval`: the data, the output folder and the generation."""
+    p.add_argument("--data", required=True, metavar="FILE", help="JSONL written by `asemllm data convert`")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="a folder for predictions-*.jsonl (resumable) and results.json")
+    p.add_argument("--split", default="test", metavar="NAME", help="(default test)")
+    p.add_argument("--image-root", default="", metavar="DIR", help="resolve relative image paths against this folder")
+    p.add_argument("--aspects", nargs="*", metavar="A", help="only these aspects (default: all)")
+    _batch_size_flag(p, 8, "photos per batched generation")
+    p.add_argument("--max-new-tokens", type=int, default=96, metavar="N", help="(default 96)")
+    _json_flag(p, "one line of JSON (without per-photo scores)")
 
 
 def _add_data(sub) -> None:
@@ -629,10 +803,12 @@ def _add_bench_critique(sub) -> None:
 
 def _add_bench_serve(sub) -> None:
     s = _command(sub, "serve", _bench_serve, "`asemllm serve` under load from this process: statuses, latency, "
-                 "server memory", "asemllm bench serve --json")
+                 "server memory", "asemllm bench serve --json",
+                 "asemllm bench serve --model teacher --workers 2 --requests 100 --json")
     _model_flag(s, "a trained model folder or 'teacher' (default: the bundled critic)")
     s.add_argument("--requests", type=int, default=200, metavar="N", help="POSTs in all (default 200)")
     s.add_argument("--concurrency", type=int, default=8, metavar="N", help="client threads (default 8)")
+    s.add_argument("--workers", type=int, default=1, metavar="N", help="the server's --workers (default 1)")
     _json_flag(s, "one line of JSON")
 
 
@@ -772,7 +948,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, ImportError) as e:  # ImportError: an optional part not installed
         print(f"asemllm: error: {e}", file=sys.stderr)
         return 2
 

@@ -6,8 +6,9 @@
                         optional ?aspects=a,b -> the critique record plus the overlay as base64
     GET  /openapi.json  the OpenAPI schema of these endpoints; GET /docs shows it (Swagger UI)
 
-One model worker runs one critique at a time; at most `queue` more wait. Past that a request gets
-503 with Retry-After at once, so requests never pile up. Errors are one-line JSON {"error": ...}:
+`workers` critiques run at once (one: a thread of this process; more: a process each, each loading
+its own critic); at most `queue` more wait. Past that a request gets 503 with Retry-After at once,
+so requests never pile up. Errors are one-line JSON {"error": ...}:
 400 (not a usable image, a malformed request), 404/405 (no such path / method), 408 (the body
 stalled), 411/413 (length missing / over the upload limit, judged from the headers before the body
 is read), 503 (full), 504 (over the timeout), 500 (anything unexpected; the server stays up).
@@ -27,6 +28,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from concurrent.futures import wait as wait_futures
 from pathlib import Path
 
@@ -42,24 +44,43 @@ class HTTPError(Exception):
 
 
 class CritiqueService:
-    """One model worker, a bounded queue in front of it, and a timeout on each critique."""
+    """`workers` model workers, a bounded queue in front of them, and a timeout on each critique.
 
-    def __init__(self, critic, queue: int = 4, timeout: float = 60.0, max_pixels: int = 50_000_000):
-        self.critic, self.timeout, self.max_pixels = critic, timeout, max_pixels
-        self._slots = threading.BoundedSemaphore(1 + max(0, queue))  # the running one + the waiting ones
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="critic")
+    One worker is a thread running `critic` in this process. More are processes (the critic's
+    Python runs under the GIL, and processes use every core whatever holds it): `critic` is then a
+    picklable function that loads one, e.g. `functools.partial(asemllm.load, "teacher")`, called
+    once in each process, and each process's torch gets its share of the cores. A process that
+    dies is replaced; the requests it held get 503."""
+
+    def __init__(self, critic, queue: int = 4, timeout: float = 60.0, max_pixels: int = 50_000_000,
+                 workers: int = 1):
+        if workers < 1:
+            raise ValueError(f"workers {workers}: must be at least 1")
+        if workers > 1 and (hasattr(critic, "critique") or not callable(critic)):
+            raise ValueError("workers > 1 needs a function that loads the critic in each worker process "
+                             "(e.g. functools.partial(asemllm.load, 'teacher')), not a loaded critic")
+        self.critic, self.timeout, self.max_pixels, self.workers = critic, timeout, max_pixels, workers
+        self._slots = threading.BoundedSemaphore(workers + max(0, queue))  # the running ones + the waiting ones
         self._lock = threading.Lock()
         self._admitted = 0
         self._busy = False
+        if workers == 1:
+            self._worker, self._name = ThreadPoolExecutor(max_workers=1, thread_name_prefix="critic"), None
+        else:
+            self._worker = _process_pool(critic, workers)
+            self._name = _started(self._worker, workers)
 
     @property
     def model(self) -> str:
+        if self._name:
+            return self._name
         return getattr(self.critic, "name", type(self.critic).__name__)
 
     def health(self) -> dict:
-        with self._lock:
-            busy, admitted = self._busy, self._admitted
-        return {"status": "ok", "model": self.model, "queue": max(0, admitted - (1 if busy else 0)), "busy": busy}
+        with self._lock:  # a process's start is not seen from here: as many run as are admitted, up to workers
+            admitted = self._admitted
+            running = int(self._busy) if self.workers == 1 else min(admitted, self.workers)
+        return {"status": "ok", "model": self.model, "queue": max(0, admitted - running), "busy": running > 0}
 
     def submit(self, data: bytes, aspects=None, name: str | None = None) -> Future:
         """Queue one critique for the worker. An unusable image (ValueError) or a full queue (503)
@@ -72,7 +93,7 @@ class CritiqueService:
         with self._lock:
             self._admitted += 1
         try:
-            future = self._worker.submit(self._run, data, aspects, name)
+            future = self._submit(data, aspects, name)
         except RuntimeError:  # the worker was shut down
             self._release()
             raise HTTPError(503, "server is shutting down", RETRY_AFTER) from None
@@ -101,12 +122,35 @@ class CritiqueService:
     def _timed_out(self) -> HTTPError:
         return HTTPError(504, f"the critique took longer than {self.timeout:g} s")
 
-    @staticmethod
-    def _outcome(future) -> dict:
-        """The finished critique's record (or its exception); 503 when `close` dropped it unrun."""
+    def _submit(self, data: bytes, aspects, name) -> Future:
+        if self.workers == 1:
+            return self._worker.submit(self._run, data, aspects, name)
+        pool = self._worker
+        try:
+            future = pool.submit(_critique_in_worker, data, aspects, name, self.max_pixels)
+        except BrokenProcessPool:  # a worker died since the last request: a fresh pool takes this one
+            pool = self._renew(pool)
+            future = pool.submit(_critique_in_worker, data, aspects, name, self.max_pixels)
+        future.add_done_callback(lambda f: _died(f) and self._renew(pool))
+        return future
+
+    def _renew(self, broken) -> "ProcessPoolExecutor":
+        """A fresh process pool in place of `broken` (once, however many requests saw it break)."""
+        with self._lock:
+            if self._worker is broken:
+                broken.shutdown(wait=False, cancel_futures=True)
+                self._worker = _process_pool(self.critic, self.workers)
+            return self._worker
+
+    def _outcome(self, future) -> dict:
+        """The finished critique's record (or its exception); 503 when `close` dropped it unrun, or
+        when its worker process died (the pool is renewed)."""
         if future.cancelled():
             raise HTTPError(503, "server is shutting down", RETRY_AFTER)
-        return future.result()
+        try:
+            return future.result()
+        except BrokenProcessPool:  # its pool is renewed by then (see _submit)
+            raise HTTPError(503, "a critic worker stopped and is being restarted; retry shortly", RETRY_AFTER) from None
 
     def _release(self) -> None:
         with self._lock:
@@ -114,27 +158,81 @@ class CritiqueService:
         self._slots.release()
 
     def _run(self, data: bytes, aspects, name) -> dict:
-        from .images import MIN_SIDE, load_image
-
         with self._lock:
             self._busy = True
         try:
-            photo = load_image(data, min_side=MIN_SIDE, max_pixels=self.max_pixels)
-            with tempfile.TemporaryDirectory(prefix="asemllm-serve-") as tmp:
-                result = self.critic.critique(photo, aspects=aspects, overlay_dir=tmp)
-                overlay = result.get("saliency", {}).get("overlay")
-                if overlay:
-                    result["overlay_png_base64"] = base64.b64encode(Path(overlay).read_bytes()).decode("ascii")
-                    result["overlay_mime"] = "image/jpeg" if overlay.endswith(".jpg") else "image/png"
-                    result["saliency"]["overlay"] = None  # a temporary path means nothing to the client
-            result["image"] = name or "upload"
-            return result
+            return critique_upload(self.critic, data, aspects, name, self.max_pixels)
         finally:
             with self._lock:
                 self._busy = False
 
     def close(self) -> None:
         self._worker.shutdown(wait=False, cancel_futures=True)
+
+
+def critique_upload(critic, data: bytes, aspects, name, max_pixels: int) -> dict:
+    """The uploaded photo's critique record, with its saliency overlay inline as base64."""
+    from .images import MIN_SIDE, load_image
+
+    photo = load_image(data, min_side=MIN_SIDE, max_pixels=max_pixels)
+    with tempfile.TemporaryDirectory(prefix="asemllm-serve-") as tmp:
+        result = critic.critique(photo, aspects=aspects, overlay_dir=tmp)
+        overlay = result.get("saliency", {}).get("overlay")
+        if overlay:
+            result["overlay_png_base64"] = base64.b64encode(Path(overlay).read_bytes()).decode("ascii")
+            result["overlay_mime"] = "image/jpeg" if overlay.endswith(".jpg") else "image/png"
+            result["saliency"]["overlay"] = None  # a temporary path means nothing to the client
+    result["image"] = name or "upload"
+    return result
+
+
+# ---------------------------------------------------------------- worker processes (--workers N > 1)
+
+_CRITIC = None  # in a worker process: the critic its initializer loaded
+
+
+def _process_pool(load, workers: int) -> "ProcessPoolExecutor":
+    """`workers` spawned processes (not forked: the server has threads), each loading the critic
+    once with `load()` and running torch on its share of the cores."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker, initargs=(load, threads))
+
+
+def _start_worker(load, threads: int) -> None:
+    global _CRITIC
+    import torch
+
+    torch.set_num_threads(threads)
+    _CRITIC = load()
+
+
+def _critique_in_worker(data: bytes, aspects, name, max_pixels: int) -> dict:
+    return critique_upload(_CRITIC, data, aspects, name, max_pixels)
+
+
+def _critic_name() -> str:
+    time.sleep(0.2)  # held a moment, so that each of the first calls starts its own process
+    return getattr(_CRITIC, "name", type(_CRITIC).__name__)
+
+
+def _started(pool, workers: int) -> str:
+    """Start every worker process (each loads its critic) -> the critic's name; one line naming
+    the cause when they cannot start."""
+    try:
+        return [f.result() for f in [pool.submit(_critic_name) for _ in range(workers)]][0]
+    except BrokenProcessPool as e:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise RuntimeError(f"the critic's worker processes did not start ({_one_line(e)}); see the error above") from None
+
+
+def _died(future) -> bool:
+    """Did this critique's worker process die under it?"""
+    return not future.cancelled() and isinstance(future.exception(), BrokenProcessPool)
 
 
 def _retrieve(future) -> None:
@@ -332,17 +430,18 @@ async def _form_photo(form) -> tuple[bytes, str | None]:
 
 
 def make_app(critic, max_upload_mb: float = 20, max_pixels: int = 50_000_000, timeout: float = 60,
-             queue: int = 4, quiet: bool = False, stall: float = STALL_S):
+             queue: int = 4, quiet: bool = False, stall: float = STALL_S, workers: int = 1):
     """The FastAPI app behind `asemllm serve`; `app.state.service` is its CritiqueService.
-    `stall`: seconds a client may pause mid-upload before its request is refused (408)."""
+    `stall`: seconds a client may pause mid-upload before its request is refused (408). With
+    `workers` > 1, `critic` is a function that loads the critic (see CritiqueService)."""
     from fastapi import FastAPI
 
     from . import __version__
 
-    service = CritiqueService(critic, queue=queue, timeout=timeout, max_pixels=max_pixels)
+    service = CritiqueService(critic, queue=queue, timeout=timeout, max_pixels=max_pixels, workers=workers)
     max_upload = int(max_upload_mb * 1024 * 1024)
     app = FastAPI(title="asemllm", version=__version__, redoc_url=None,
-                  description="Aesthetic critiques of photos: one critique at a time, a bounded queue, "
+                  description=f"Aesthetic critiques of photos: {workers} at a time, a bounded queue, "
                               "one-line JSON errors `{\"error\": ...}`.")
     app.state.service = service
     app.add_middleware(UploadGuard, max_upload=max_upload, stall=stall)
@@ -413,13 +512,13 @@ def _add_routes(app, service: CritiqueService, max_upload: int, quiet: bool) -> 
 
 CRITIQUE_DOC = """The photo's critique by aspect, with its measured attributes, the claims each
 aspect makes and whether the measurements back them, where the eye goes (saliency peak), and the
-saliency overlay as base64. One critique runs at a time; a few wait; past that the answer is 503
-with Retry-After. The upload is judged by its Content-Length before it is read."""
+saliency overlay as base64. As many critiques run at once as the server has workers; a few wait;
+past that the answer is 503 with Retry-After. The upload is judged by its Content-Length before it is read."""
 
 HEALTH_SCHEMA = {"type": "object", "required": ["status", "model", "queue", "busy"], "properties": {
     "status": {"type": "string", "enum": ["ok"]},
     "model": {"type": "string", "description": "the critic's name"},
-    "queue": {"type": "integer", "description": "critiques waiting behind the running one"},
+    "queue": {"type": "integer", "description": "critiques waiting behind the running ones"},
     "busy": {"type": "boolean", "description": "whether a critique is running"}}}
 
 RECORD_SCHEMA = {"type": "object", "additionalProperties": True, "properties": {
@@ -559,10 +658,11 @@ def _listen(host: str, port: int) -> socket.socket:
 
 def make_server(critic, host: str = "127.0.0.1", port: int = 8000, max_upload_mb: float = 20,
                 max_pixels: int = 50_000_000, timeout: float = 60, queue: int = 4, quiet: bool = False,
-                stall: float = STALL_S) -> Server:
-    """A ready Server (bound, not yet serving); `server.service` is its CritiqueService."""
+                stall: float = STALL_S, workers: int = 1) -> Server:
+    """A ready Server (bound, not yet serving); `server.service` is its CritiqueService. With
+    `workers` > 1, `critic` is a function that loads the critic (see CritiqueService)."""
     app = make_app(critic, max_upload_mb=max_upload_mb, max_pixels=max_pixels, timeout=timeout, queue=queue,
-                   quiet=quiet, stall=stall)
+                   quiet=quiet, stall=stall, workers=workers)
     return Server(app, host, port, quiet=quiet)
 
 
