@@ -191,34 +191,36 @@ def _train_dry_run(args, settings) -> int:
 
 
 def _eval(args) -> int:
-    from .evaluation.run import evaluate, table
+    from .evaluation.run import evaluate
     from .model.iasm import SOURCES
 
     sources = list(SOURCES) if args.ablate_saliency else None
     result = evaluate(args.model, args.data, args.split, args.out, sources=sources, aspects=args.aspects,
                       batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, image_root=args.image_root,
                       log=None if args.json else print)
+    _print_scores(result, args)
+    return 0
+
+
+def _print_scores(result: dict, args) -> None:
+    """An evaluation's result: one line of JSON, or the metrics table."""
+    from .evaluation.run import table
+
     if args.json:
         print(json.dumps(_slim(result)))
     else:
         print(table(result))
         print(f"per-photo scores and configuration: {args.out}/results.json")
-    return 0
 
 
 def _baseline(args) -> int:
     from .evaluation.baselines import evaluate_baseline
-    from .evaluation.run import table
 
     _quiet()
     result = evaluate_baseline(args.model, args.data, args.split, args.out, aspects=args.aspects,
                                batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
                                image_root=args.image_root, log=None if args.json else print)
-    if args.json:
-        print(json.dumps(_slim(result)))
-    else:
-        print(table(result))
-        print(f"per-photo scores and configuration: {args.out}/results.json")
+    _print_scores(result, args)
     return 0
 
 

@@ -14,14 +14,7 @@ from asemllm.data.records import CritiqueRecord, write_jsonl
 from asemllm.evaluation.baselines import evaluate_baseline, load_baseline, system_name, texts_for
 from asemllm.evaluation.caption_metrics import score_captions
 from asemllm.evaluation.run import resume
-
-FAST = ("bleu", "rouge", "cider")  # METEOR's JVM start costs ~15 s; its wrapper has its own tests
-PHOTOS = {
-    "mate/LadyBird.jpg": ["a red ladybird on a green leaf", "a ladybird, close up"],
-    "mate/YellowFlower.jpg": ["a yellow flower", "yellow petals, soft background"],
-    "misc/grace_hopper.jpg": ["a portrait of a woman in uniform", "a formal portrait"],
-    "mate/Storm.jpg": ["dark storm clouds", "a stormy sky over land"],
-}
+from made_up_texts import FAST, PHOTOS
 
 
 @pytest.fixture

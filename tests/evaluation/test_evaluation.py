@@ -11,14 +11,7 @@ import pytest
 from asemllm.data.records import CritiqueRecord, write_jsonl
 from asemllm.evaluation.run import evaluate, table
 from asemllm.models import save_model
-
-FAST = ("bleu", "rouge", "cider")  # METEOR's JVM start costs ~15 s; its wrapper has its own tests
-PHOTOS = {
-    "mate/LadyBird.jpg": ["a red ladybird on a green leaf", "a ladybird, close up"],
-    "mate/YellowFlower.jpg": ["a yellow flower", "yellow petals, soft background"],
-    "misc/grace_hopper.jpg": ["a portrait of a woman in uniform", "a formal portrait"],
-    "mate/Storm.jpg": ["dark storm clouds", "a stormy sky over land"],
-}
+from made_up_texts import FAST, PHOTOS
 
 
 @pytest.fixture

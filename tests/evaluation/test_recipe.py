@@ -14,8 +14,8 @@ import pytest
 
 from asemllm.evaluation.baselines import system_name
 from asemllm.evaluation.recipe import REFERENCE, reproduce
+from made_up_texts import FAST
 
-FAST = ("bleu", "rouge", "cider")  # METEOR's JVM start costs ~15 s; test_compare covers it
 TRAIN = {"mate/LadyBird.jpg": "a red ladybird on a leaf", "mate/YellowFlower.jpg": "a yellow flower close up",
          "misc/grace_hopper.jpg": "a woman in navy uniform", "mate/Storm.jpg": "dark storm clouds above"}
 TEST = {"mate/Aqua.jpg": "blue water", "mate/Dune.jpg": "a sand dune under the sky",
