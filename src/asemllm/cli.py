@@ -183,7 +183,7 @@ def _train_dry_run(args, settings) -> int:
     from .training.dry_run import dry_run, report
 
     _quiet()
-    result = dry_run(settings, _shared() / "photos", path=args.config)
+    result = dry_run(settings, _shared() / "photos", path=args.config, batch_size=args.batch_size)
     if args.json:
         return _print_json(result, True)
     print(report(result))

@@ -115,6 +115,9 @@ def _prompts_and_targets(config, n: int):
     return prompts, answers, targets
 
 
+CPU_BATCH = 2  # the dry run's batch on a CPU when --batch-size does not say
+
+
 def dry_run(settings, photos: Path, path: str = "", batch_size: int | None = None, steps: int = 2,
             new_tokens: int = 4) -> dict:
     """Build the twin model, run `steps` optimiser steps and one `new_tokens` generation -> the
@@ -127,7 +130,8 @@ def dry_run(settings, photos: Path, path: str = "", batch_size: int | None = Non
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    batch = batch_size or settings.batch_size
+    # a config's batch is sized for its GPU; on a CPU the dry run checks the shapes at a small one
+    batch = batch_size or (settings.batch_size if device == "cuda" else min(settings.batch_size, CPU_BATCH))
     if batch < 1 or steps < 1:
         raise ValueError(f"--batch-size {batch}, {steps} steps: both must be at least 1")
     twin = twin_settings(settings, path)
@@ -138,7 +142,7 @@ def dry_run(settings, photos: Path, path: str = "", batch_size: int | None = Non
         result = _measure(model, twin, device, photos, batch, steps, new_tokens)
     return {**result, **_peak_memory(device), "build_seconds": round(built, 1),
             "wall_seconds": round(time.perf_counter() - start, 1), "load_average": load, "config": path,
-            "mixed_precision_configured": settings.mixed_precision, "grad_accum_configured": twin.grad_accum,
+            "batch_size_configured": settings.batch_size, "mixed_precision_configured": settings.mixed_precision, "grad_accum_configured": twin.grad_accum,
             **estimate}
 
 
