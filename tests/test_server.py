@@ -505,8 +505,14 @@ def test_two_workers_critique_two_photos_at_the_same_time(critic, shared_data):
     server, url = _start(_teacher_loader(), workers=2, queue=1)
     try:
         _call(url + "/v1/critique", data, "image/jpeg")  # warm-up
-        overlap, shorter = _two_at_once(url, data)
-        assert overlap > shorter / 2, (overlap, shorter)
+        # the OS schedules the two processes: on a busy machine one pair may run one after the other,
+        # so the workers must overlap in one of three pairs (one worker never does: the control below)
+        pairs = []
+        for _ in range(3):
+            pairs.append(_two_at_once(url, data))
+            if pairs[-1][0] > pairs[-1][1] / 2:
+                break
+        assert any(overlap > shorter / 2 for overlap, shorter in pairs), pairs
         assert json.loads(_call(url + "/health")[2])["model"] == critic.name
     finally:
         _stop(server)
