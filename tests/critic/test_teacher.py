@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 
+from asemllm.critic import rule as R
 from asemllm.critic import teacher as T
 
 from asemllm.critic.attributes import Attribute
@@ -118,9 +119,9 @@ def test_no_template_markers_and_rounded_numbers(case):
 
 
 def test_number_formatting():
-    assert [T.stops(x) for x in (-2.1, 1.0, -1.3, 0.1)] == ["2 stops", "1 stop", "1.5 stops", "0.5 stops"]
-    assert [T.percent(x) for x in (7.3, 0.4, 37.6)] == ["7%", "under 1%", "38%"]
-    assert [T.degrees(x) for x in (4.2, -1.7, 1.0, 12.6)] == ["4 degrees", "1.5 degrees", "1 degree", "13 degrees"]
+    assert [R.stops(x) for x in (-2.1, 1.0, -1.3, 0.1)] == ["2 stops", "1 stop", "1.5 stops", "0.5 stops"]
+    assert [R.percent(x) for x in (7.3, 0.4, 37.6)] == ["7%", "under 1%", "38%"]
+    assert [R.degrees(x) for x in (4.2, -1.7, 1.0, 12.6)] == ["4 degrees", "1.5 degrees", "1 degree", "13 degrees"]
 
 
 def test_variety_across_seeds_with_the_same_claims():

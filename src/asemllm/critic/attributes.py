@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
 
 import numpy as np
+
+from .measures import framing, harmony, light, lines, motion, processing, settings
+from .measures.scene import Attribute, Scene, attribute
+
+FAMILIES = (light, framing, lines, motion, processing, harmony, settings)
 
 INF = math.inf
 
@@ -89,20 +93,13 @@ LEVELS = {
     "noise": NOISE_LEVELS, "subject_position": THIRDS_LEVELS, "centre_offset": CENTRE_LEVELS,
     "subject_size": SUBJECT_SIZE_LEVELS, "balance": BALANCE_LEVELS, "horizon_tilt": TILT_LEVELS,
     "symmetry": SYMMETRY_LEVELS, "clutter": CLUTTER_LEVELS,
+    **{name: table for family in FAMILIES for name, table in family.LEVELS.items()},
 }
-ABS_LEVELED = {"horizon_tilt"}  # levelled on |value|; the sign is a direction, given in the text
+# levelled on |value|; the sign is a direction, given in the text
+ABS_LEVELED = {"horizon_tilt"} | {name for family in FAMILIES for name in family.ABSOLUTE}
 NO_HORIZON = "no horizon"
 
 SUBJECT_MASS = 0.5  # the subject region: the smallest set of pixels holding this saliency mass
-
-
-@dataclass
-class Attribute:
-    name: str
-    value: float | None  # None only for horizon_tilt when there is no horizon (level "no horizon")
-    unit: str
-    level: str
-    text: str
 
 
 def level_for(name: str, value: float | None) -> str:
@@ -114,14 +111,7 @@ def level_for(name: str, value: float | None) -> str:
 
 
 def _attr(name: str, value: float, unit: str, fmt: str, extra: str = "") -> Attribute:
-    value = float(value)
-    if not math.isfinite(value):  # degenerate frames (flat, all-black) must not leak NaN/inf
-        value = 0.0
-    level = level_for(name, value)
-    label = name.replace("_", " ")
-    scale = unit[:1].isdigit() or unit[:1] == "-"  # "0-1": a scale, not a unit to append
-    shown = format(value, fmt) + (f" on a {unit} scale" if scale else f" {unit}")
-    return Attribute(name, value, unit, level, f"{label}: {shown}{extra} — {level}")
+    return attribute(name, value, unit, fmt, LEVELS[name], extra, absolute=name in ABS_LEVELED)
 
 
 # ---- preparation --------------------------------------------------------------------------------
@@ -362,4 +352,6 @@ def measure(image, saliency: np.ndarray | None = None, max_side: int = 512) -> d
     found = [*exposure(rgb, lin_y), *tonality(rgb, lin_y), *colour(rgb), *white_balance(rgb),
              *focus(luma * 255.0, subject), *noise(photo), *composition(sal, subject),
              horizon(luma), *structure(luma, edges, subject)]
+    scene = Scene(photo, rgb, luma, lin_y, sal, subject, edges)
+    found += [a for family in FAMILIES for a in family.measure(scene)]
     return {a.name: a for a in found}

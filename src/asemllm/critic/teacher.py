@@ -22,8 +22,10 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from .measures import framing, harmony, light, lines, motion, processing, settings
+from .rule import Rule, between as _between, degrees, pct as _pct, stops
 
 ASPECTS = ("general_impression", "subject_of_photo", "composition", "use_of_camera",
            "depth_of_field", "color_lighting", "focus")
@@ -74,59 +76,9 @@ CLUTTER_CLEAN, CLUTTER_BUSY = 0.03, 0.08
 VERDICT_MIN_MEASURED = 4
 
 
-# ---- number formatting: rounded the way a photographer would say it ---------------------------
-def _num(x: float) -> str:
-    return f"{x:g}"
-
-
-def stops(x: float) -> str:
-    """-2.1 -> '2 stops', 1.3 -> '1.5 stops', 0.9 -> '1 stop' (half-stop steps, never zero)."""
-    r = max(0.5, round(abs(x) * 2) / 2)
-    return "1 stop" if r == 1 else f"{_num(r)} stops"
-
-
-def percent(x: float) -> str:
-    """7.3 -> '7%', 0.4 -> 'under 1%', 37.6 -> '38%'."""
-    return "under 1%" if x < 1 else f"{round(x)}%"
-
-
-def degrees(x: float) -> str:
-    """4.2 -> '4 degrees', 1.7 -> '1.5 degrees' (half degrees below 3, whole above)."""
-    x = abs(x)
-    r = max(0.5, round(x * 2) / 2) if x < 3 else round(x)
-    return "1 degree" if r == 1 else f"{_num(r)} degrees"
-
-
 # ---- rules ---------------------------------------------------------------------------------------
-def _no_fill(v: dict) -> dict:
-    return {}
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One checkable claim: when it holds, what it says (3+ ways), how to recognise it."""
-
-    id: str
-    aspects: tuple[str, ...]
-    needs: tuple[str, ...]               # attributes the condition reads (the claim's evidence)
-    when: Callable[[dict], bool]         # condition on {name: value}
-    phrasings: tuple[str, ...]           # clauses; {subject} and fill()'s keys are substituted
-    recognise: str                       # regex every phrasing matches and no other rule's does
-    advice: tuple[str, ...] = ()         # clauses appended after "; " (problems only)
-    problem: bool = False                # a fault (counts against the overall verdict)
-    weight: float = 1.0                  # how much it matters when summarising
-    fill: Callable[[dict], dict] = _no_fill
-
-    def holds(self, values: dict) -> bool:
-        return all(n in values for n in self.needs) and bool(self.when(values))
-
-
 def _ev(v):
     return {"ev": stops(v["exposure_ev"])}
-
-
-def _pct(name, scale=1.0):
-    return lambda v: {"pct": percent(scale * v[name])}
 
 
 def _tilt(v):
@@ -136,12 +88,7 @@ def _tilt(v):
             "turn": "clockwise" if up else "counter-clockwise"}
 
 
-def _between(name, lo, hi):
-    """lo <= value < hi: adjacent bands share a bound, so exactly one of them holds."""
-    return lambda v: lo <= v[name] < hi
-
-
-RULES: list[Rule] = [
+CORE: list[Rule] = [
     # -- exposure and tones (use_of_camera + color_lighting) --
     Rule("exposure.dark", ("use_of_camera", "color_lighting"), ("exposure_ev",),
          lambda v: v["exposure_ev"] < EV_DARK,
@@ -428,6 +375,11 @@ RULES: list[Rule] = [
           "the background melts away, so {subject} pops"),
          r"stands out sharply|shallow depth of field|background melts away", weight=2.0),
 ]
+# Each measurement family brings its rules; they come after the core's and the verdicts in ALL_RULES
+# (the claim head's targets), so a critic trained before a family was added keeps its indices.
+FAMILY_RULES: list[Rule] = [r for family in (light, framing, lines, motion, processing, harmony, settings)
+                            for r in family.RULES]
+RULES: list[Rule] = CORE + FAMILY_RULES
 RULES_BY_ID = {r.id: r for r in RULES}
 _PROBLEMS = [r for r in RULES if r.problem]
 
@@ -473,7 +425,7 @@ VERDICTS: list[Rule] = [
          r"several technical problems|number of technical points|several fronts"),
 ]
 RULES_BY_ID.update({r.id: r for r in VERDICTS})
-ALL_RULES: list[Rule] = RULES + VERDICTS
+ALL_RULES: list[Rule] = CORE + VERDICTS + FAMILY_RULES
 
 # Rules of which at most one can hold (bands of one measurement, or a claim and its negation):
 # a critic that predicts claims keeps only its most confident of each group.
@@ -492,6 +444,7 @@ EXCLUSIVE: list[tuple[str, ...]] = [
     ("focus.subject_sharp", "focus.subject_fair", "focus.subject_soft"),
     ("focus.behind", "dof.deep", "dof.uniform_soft", "dof.moderate", "dof.shallow"),
     ("overall.strong", "overall.mixed", "overall.weak"),
+    *(g for family in (light, framing, lines, motion, processing, harmony, settings) for g in family.EXCLUSIVE),
 ]
 
 
