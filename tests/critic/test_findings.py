@@ -48,8 +48,15 @@ def test_the_verdict_counts_the_faults_decided_whatever_the_head_says_of_it():
 
 
 def test_decide_names_a_wrong_length():
-    with pytest.raises(ValueError, match=f"3 probabilities, the teacher has {len(IDS)} rules"):
-        F.decide([0.5, 0.5, 0.5])
+    with pytest.raises(ValueError, match=f"{len(IDS) + 1} probabilities, the teacher has {len(IDS)} rules"):
+        F.decide([0.5] * (len(IDS) + 1))
+
+
+def test_a_head_trained_before_a_family_knows_the_first_rules():
+    """Families are appended to ALL_RULES: an older head's probabilities cover a prefix of it."""
+    probs = [0.0] * len(IDS)
+    probs[IDS.index("exposure.dark")] = 0.9
+    assert F.decide(probs[:3]) == F.decide(probs)
 
 
 def test_exclusive_groups_never_hold_together():

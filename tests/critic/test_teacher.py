@@ -43,24 +43,25 @@ def claim(critique, rule):
 
 # ---- clear cases --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("aspect", ["use_of_camera", "color_lighting"])
-def test_dark_photo_is_called_underexposed_by_two_stops(aspect):
+def test_dark_photo_is_called_underexposed_by_two_stops():
     for seed in range(20):
-        c = T.critique(attrs(**DARK), aspect, random.Random(seed))
+        c = T.critique(attrs(**DARK), "use_of_camera", random.Random(seed))
         s = claim(c, "exposure.dark").statement
         assert re.search(r"underexposed|too dark", s) and "about 2 stops" in s
         # advice points the right way: more light, never less
         assert re.search(r"raise the exposure|more exposure|brighten", s), s
         assert not re.search(r"lower|less exposure|darken", s), s
-        assert "shadows.crushed" in rules_of(c) and "12%" in claim(c, "shadows.crushed").statement
         assert "exposure.good" not in rules_of(c)
+        tones = T.critique(attrs(**DARK), "color_lighting", random.Random(seed))
+        assert "shadows.crushed" in rules_of(tones) and "12%" in claim(tones, "shadows.crushed").statement
 
 
 def test_bright_photo_is_called_overexposed_with_the_opposite_advice():
     c = T.critique(attrs(**BRIGHT), "use_of_camera", random.Random(0))
     s = claim(c, "exposure.bright").statement
     assert "2.5 stops" in s and re.search(r"lower the exposure|less exposure|darken", s)
-    assert "7%" in claim(c, "highlights.clipped").statement
+    tones = T.critique(attrs(**BRIGHT), "color_lighting", random.Random(0))
+    assert "7%" in claim(tones, "highlights.clipped").statement
 
 
 @pytest.mark.parametrize("tilt, turn", [(4.2, " clockwise"), (-4.2, "counter-clockwise")])
@@ -211,7 +212,7 @@ def test_generated_critiques_agree_with_their_own_measurements():
 
 
 def test_claims_checked_against_opposite_measurements_fail():
-    text = T.critique(attrs(**DARK), "use_of_camera", random.Random(0)).text
+    text = " ".join(T.critique(attrs(**DARK), a, random.Random(0)).text for a in ("use_of_camera", "color_lighting"))
     found = dict(T.check_claims(text, attrs(**BRIGHT)))
     assert found["exposure.dark"] is False and found["shadows.crushed"] is False
     tilted = T.critique(attrs(**TILTED), "composition", random.Random(0)).text
@@ -290,3 +291,15 @@ def test_a_subject_under_one_percent_reads_without_about():
     guessed = "The subject is small in the frame, taking up about 3% of it."
     assert T.restate_numbers(guessed, a)[0] == "The subject is small in the frame, taking up under 1% of it."
     assert [rid for rid, _ in T.check_claims(guessed.replace("about 3%", "under 1%"), a)] == ["subject.small"]
+
+
+def test_a_claim_is_said_at_most_twice_in_a_critique():
+    """Each rule belongs to one aspect and at most one more; the summary restates only single-aspect
+    rules, so no claim appears in more than two aspects of one critique."""
+    assert all(1 <= len(r.aspects) <= 2 for r in T.RULES), [r.id for r in T.RULES if len(r.aspects) > 2]
+    rng = np.random.default_rng(0)
+    varied = ({n: v * rng.uniform(0, 3) + rng.normal(0, 1) for n, v in GOOD.items()} for _ in range(30))
+    for case in [*CASES.values(), *varied]:
+        crit = T.critique_all(attrs(**case), random.Random(0))
+        said = [r for c in crit.values() for r in set(rules_of(c))]
+        assert max(said.count(r) for r in said) <= 2, {r: said.count(r) for r in said if said.count(r) > 2}

@@ -145,12 +145,13 @@ def claim_agreement(model, photos, max_new_tokens: int = 96, log=None) -> dict:
 
 
 def _count_head(counts: Counter, probs, attrs) -> None:
-    """Tally the head's yes/no per rule against whether the rule holds on the measurements."""
+    """Tally the head's yes/no per rule against whether the rule holds on the measurements (the rules
+    the head knows: a head trained before a family of rules was added has fewer outputs)."""
     from .teacher import targets
 
     if probs is None:
         return
-    for p, t in zip(probs[0], targets(attrs), strict=True):
+    for p, t in zip(probs[0], targets(attrs)[:len(probs[0])], strict=True):
         counts[p > 0.5, t == 1.0] += 1
 
 

@@ -25,8 +25,11 @@ def decide(probs, threshold: float = 0.5) -> set[str]:
     The overall verdict is not the head's own guess but the teacher's verdict for the faults among
     those rules, so "held back by a flaw or two" goes with the one or two faults the critique
     names; counted so, it is right more often than the head's own guess (docs/DESIGN_NOTES.md,
-    "The overall verdict")."""
-    if len(probs) != len(ALL_RULES):
+    "The overall verdict").
+
+    A head trained before a family of rules was added has fewer outputs: the rules it knows are the
+    first ones of ALL_RULES (families are appended), and it says nothing of the rest."""
+    if not 0 < len(probs) <= len(ALL_RULES):
         raise ValueError(f"{len(probs)} probabilities, the teacher has {len(ALL_RULES)} rules")
     said: set[str] = set()
     for p, rule in sorted(zip(probs, ALL_RULES), key=lambda x: -float(x[0])):

@@ -89,8 +89,8 @@ def _tilt(v):
 
 
 CORE: list[Rule] = [
-    # -- exposure and tones (use_of_camera + color_lighting) --
-    Rule("exposure.dark", ("use_of_camera", "color_lighting"), ("exposure_ev",),
+    # -- exposure (use_of_camera) and tones (color_lighting) --
+    Rule("exposure.dark", ("use_of_camera",), ("exposure_ev",),
          lambda v: v["exposure_ev"] < EV_DARK,
          ("the photo is underexposed by about {ev}",
           "the frame comes out too dark, about {ev} under a normal exposure",
@@ -100,7 +100,7 @@ CORE: list[Rule] = [
          ("raise the exposure by about {ev}", "give it about {ev} more exposure",
           "brighten it by about {ev} in camera or in editing"),
          problem=True, weight=3.0, fill=_ev),
-    Rule("exposure.bright", ("use_of_camera", "color_lighting"), ("exposure_ev",),
+    Rule("exposure.bright", ("use_of_camera",), ("exposure_ev",),
          lambda v: v["exposure_ev"] > EV_BRIGHT,
          ("the photo is overexposed by about {ev}",
           "the frame comes out too bright, about {ev} over a normal exposure",
@@ -110,13 +110,13 @@ CORE: list[Rule] = [
          ("lower the exposure by about {ev}", "give it about {ev} less exposure",
           "darken it by about {ev} in camera or in editing"),
          problem=True, weight=3.0, fill=_ev),
-    Rule("exposure.good", ("use_of_camera", "color_lighting"), ("exposure_ev",),
+    Rule("exposure.good", ("use_of_camera",), ("exposure_ev",),
          lambda v: EV_DARK <= v["exposure_ev"] <= EV_BRIGHT,
          ("the exposure is well judged", "the photo is well exposed",
           "the exposure sits right where it should, neither murky nor washed out",
           "overall brightness is spot on"),
          r"exposure is well judged|well exposed|exposure sits right|brightness is spot on", weight=3.0),
-    Rule("highlights.clipped", ("use_of_camera", "color_lighting"), ("highlights_clipped",),
+    Rule("highlights.clipped", ("color_lighting",), ("highlights_clipped",),
          lambda v: v["highlights_clipped"] > HIGHLIGHTS_CLIPPED,
          ("about {pct} of the frame is blown out to pure white",
           "the highlights clip over roughly {pct} of the image",
@@ -125,7 +125,7 @@ CORE: list[Rule] = [
          ("expose for the highlights", "recover what you can of the highlights in editing",
           "pull the highlights down before they burn out"),
          problem=True, weight=2.0, fill=_pct("highlights_clipped")),
-    Rule("shadows.crushed", ("use_of_camera", "color_lighting"), ("shadows_crushed",),
+    Rule("shadows.crushed", ("color_lighting",), ("shadows_crushed",),
          lambda v: v["shadows_crushed"] > SHADOWS_CRUSHED,
          ("about {pct} of the frame is crushed to pure black",
           "the shadows block up over roughly {pct} of the image",
@@ -134,7 +134,7 @@ CORE: list[Rule] = [
          ("lift the shadows to recover their detail", "open the shadows with fill light or in editing",
           "bring up the deepest tones a little"),
          problem=True, weight=1.5, fill=_pct("shadows_crushed")),
-    Rule("tones.intact", ("use_of_camera", "color_lighting"), ("highlights_clipped", "shadows_crushed"),
+    Rule("tones.intact", ("color_lighting",), ("highlights_clipped", "shadows_crushed"),
          lambda v: v["highlights_clipped"] < TONES_INTACT and v["shadows_crushed"] < TONES_INTACT,
          ("both the brightest and the darkest tones hold their detail",
           "detail survives at both ends of the tonal range",
@@ -231,12 +231,12 @@ CORE: list[Rule] = [
           "the colour balance is clean and neutral"),
          r"white balance is neutral|whites stay white|clean and neutral"),
     # -- placement, size, balance, horizon, clutter (composition / subject_of_photo) --
-    Rule("placement.thirds", ("composition", "subject_of_photo"), ("subject_position",),
+    Rule("placement.thirds", ("composition",), ("subject_position",),
          lambda v: v["subject_position"] < THIRDS_NEAR,
          ("{subject} sits near a rule-of-thirds point", "{subject} is placed close to a thirds intersection",
           "placing {subject} on a third gives the frame a natural flow"),
          r"rule-of-thirds point|thirds intersection|on a third\b", weight=1.5),
-    Rule("placement.centred", ("composition", "subject_of_photo"), ("centre_offset",),
+    Rule("placement.centred", ("composition",), ("centre_offset",),
          lambda v: v["centre_offset"] < CENTRE_NEAR,
          ("{subject} is centred in the frame", "{subject} sits in the middle of the frame",
           "a central placement gives {subject} a calm, formal weight"),
@@ -255,7 +255,7 @@ CORE: list[Rule] = [
          ("reframe so it lands on a stronger point", "recompose with a more deliberate position",
           "crop to give it a clearer place in the frame"),
          problem=True, weight=1.0),
-    Rule("subject.small", ("subject_of_photo", "composition"), ("subject_size",),
+    Rule("subject.small", ("subject_of_photo",), ("subject_size",),
          lambda v: v["subject_size"] < SUBJECT_SMALL,
          ("{subject} is small in the frame, taking up about {pct} of it",
           "{subject} gets lost, occupying only about {pct} of the picture",
@@ -269,7 +269,7 @@ CORE: list[Rule] = [
           "{subject} is given a sensible amount of room, roughly {pct} of the picture",
           "at about {pct} of the frame, {subject} is well sized"),
          r"comfortable share|sensible amount of room|well sized", fill=_pct("subject_size", 100)),
-    Rule("subject.large", ("subject_of_photo", "composition"), ("subject_size",),
+    Rule("subject.large", ("subject_of_photo",), ("subject_size",),
          lambda v: v["subject_size"] >= SUBJECT_LARGE,
          ("{subject} fills the frame boldly", "{subject} dominates the picture",
           "filling the frame with {subject} gives it real presence"),
@@ -307,7 +307,7 @@ CORE: list[Rule] = [
          ("the frame is strongly symmetrical", "a mirror-like symmetry organises the picture",
           "left and right echo each other almost like a reflection"),
          r"symmetrical|symmetry|echo each other"),
-    Rule("clutter.busy", ("subject_of_photo", "composition"), ("clutter",),
+    Rule("clutter.busy", ("subject_of_photo",), ("clutter",),
          lambda v: v["clutter"] >= CLUTTER_BUSY,
          ("the background is busy and competes with {subject}",
           "clutter around {subject} pulls the eye away",
@@ -316,7 +316,7 @@ CORE: list[Rule] = [
          ("simplify the background", "change the angle to clean up the background",
           "use a wider aperture to blur the distractions"),
          problem=True, weight=1.5),
-    Rule("clutter.clean", ("subject_of_photo", "composition"), ("clutter",),
+    Rule("clutter.clean", ("subject_of_photo",), ("clutter",),
          lambda v: v["clutter"] < CLUTTER_CLEAN,
          ("the background is clean and uncluttered", "nothing in the surroundings distracts from {subject}",
           "a simple backdrop keeps attention on {subject}"),
@@ -368,7 +368,7 @@ CORE: list[Rule] = [
           "a moderate depth of field keeps some background detail while favouring {subject}",
           "the background falls off slightly behind {subject}"),
          r"gently softened|moderate depth of field|falls off slightly"),
-    Rule("dof.shallow", ("depth_of_field", "focus", "subject_of_photo"), ("focus_separation",),
+    Rule("dof.shallow", ("depth_of_field", "subject_of_photo"), ("focus_separation",),
          lambda v: v["focus_separation"] >= SEP_SHALLOW,
          ("{subject} stands out sharply against a soft background",
           "a shallow depth of field isolates {subject}",
@@ -526,12 +526,14 @@ def _claim(rule: Rule, aspect: str, v: dict, rng: random.Random, label, with_adv
 def chosen(aspect: str, holding: set[str]) -> list[Rule]:
     """The rules an aspect's critique states, in order, given the ids of the rules that hold.
     general_impression: the verdict, then the strongest findings elsewhere by rule weight (the two
-    worst faults and the main strength, or the two main strengths of a clean photo)."""
+    worst faults and the main strength, or the two main strengths of a clean photo). A claim is
+    said at most twice in a critique: a rule stated in two aspects is not summarised again."""
     if aspect not in ASPECTS:
         raise ValueError(f"unknown aspect {aspect!r}; expected one of {ASPECTS}")
     if aspect != "general_impression":
         return [r for r in RULES if aspect in r.aspects and r.id in holding]
-    fired = sorted((r for r in RULES if r.id in holding), key=lambda r: -r.weight)  # stable: table order
+    fired = sorted((r for r in RULES if r.id in holding and len(r.aspects) == 1),
+                   key=lambda r: -r.weight)  # stable: table order
     faults, strengths = [r for r in fired if r.problem], [r for r in fired if not r.problem]
     return [r for r in VERDICTS if r.id in holding] + (faults[:2] + strengths[:1] if faults else strengths[:2])
 
