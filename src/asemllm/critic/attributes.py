@@ -13,13 +13,13 @@ with its value: `level_for(name, value)`.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 
 from .measures import framing, harmony, light, lines, motion, processing, settings
-from .measures.scene import Attribute, Scene, attribute
+from .measures.scene import (SUBJECT_MASS, Attribute, Scene, attribute, subject_mask, working_copy,  # noqa: F401
+                             linear as _linear, luma as _luma, saliency_at as _saliency_at, shipped_iasm as _iasm)
 
 FAMILIES = (light, framing, lines, motion, processing, harmony, settings)
 
@@ -99,7 +99,6 @@ LEVELS = {
 ABS_LEVELED = {"horizon_tilt"} | {name for family in FAMILIES for name in family.ABSOLUTE}
 NO_HORIZON = "no horizon"
 
-SUBJECT_MASS = 0.5  # the subject region: the smallest set of pixels holding this saliency mass
 
 
 def level_for(name: str, value: float | None) -> str:
@@ -115,60 +114,6 @@ def _attr(name: str, value: float, unit: str, fmt: str, extra: str = "") -> Attr
 
 
 # ---- preparation --------------------------------------------------------------------------------
-
-@functools.lru_cache(maxsize=1)
-def _iasm():
-    """The shipped saliency model, loaded once per process."""
-    from ..saliency.predict import load_iasm
-
-    return load_iasm()
-
-
-def _working_copy(photo, max_side: int):
-    """Area-averaged downscale (longer side <= max_side) as float RGB 0-1."""
-    from PIL import Image
-
-    w, h = photo.size
-    scale = min(1.0, max_side / max(w, h))
-    if scale < 1.0:
-        photo = photo.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BOX, reducing_gap=3.0)
-    return photo, np.asarray(photo, dtype=np.float32) / 255.0
-
-
-def _saliency_at(saliency, small, shape) -> np.ndarray:
-    """The saliency map at the working size, non-negative and summing to 1 (uniform if degenerate)."""
-    from PIL import Image
-
-    if saliency is None:
-        from ..saliency.predict import predict_maps
-
-        (saliency,) = predict_maps(_iasm(), [small], [shape])
-    s = np.asarray(saliency, dtype=np.float32)
-    if s.shape != shape:  # resize first: cleaning a 12 MP map would cost more than all the rest
-        s = np.asarray(Image.fromarray(s, mode="F").resize((shape[1], shape[0]), Image.BOX, reducing_gap=2.0))
-    s = np.nan_to_num(s.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0).clip(min=0)
-    total = float(s.sum())
-    return s / total if total > 0 else np.full(shape, 1.0 / (shape[0] * shape[1]))
-
-
-def subject_mask(sal: np.ndarray, mass: float = SUBJECT_MASS) -> np.ndarray:
-    """The smallest set of pixels holding `mass` of the saliency (ties broken by order): the subject."""
-    flat = sal.ravel()
-    order = np.argsort(flat)[::-1]
-    n = int(np.searchsorted(np.cumsum(flat[order]), mass * flat.sum())) + 1
-    mask = np.zeros(flat.size, dtype=bool)
-    mask[order[:n]] = True
-    return mask.reshape(sal.shape)
-
-
-def _linear(rgb: np.ndarray) -> np.ndarray:
-    """sRGB 0-1 -> linear light (IEC 61966-2-1)."""
-    return np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-
-
-def _luma(rgb: np.ndarray) -> np.ndarray:
-    return rgb @ np.array([0.2126, 0.7152, 0.0722], dtype=rgb.dtype)
-
 
 # ---- attribute groups ---------------------------------------------------------------------------
 
@@ -342,7 +287,7 @@ def measure(image, saliency: np.ndarray | None = None, max_side: int = 512) -> d
     from ..images import load_image
 
     photo = load_image(image)
-    small, rgb = _working_copy(photo, max_side)
+    small, rgb = working_copy(photo, max_side)
     shape = rgb.shape[:2]
     sal = _saliency_at(saliency, small, shape)
     subject = subject_mask(sal)

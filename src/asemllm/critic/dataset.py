@@ -16,6 +16,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from .edits import add_noise, blur, crop, expose, rotate, tint, to_srgb  # noqa: F401 (the edits are used here and by tests)
+
 WORK_SIDE = 384  # longer side of the stored photos: the model sees 224 px, measurement works at <= 512
 SKIMAGE_TRAIN = ("camera", "chelsea", "coffee", "rocket", "coins")  # astronaut is kept for the demo
 NUS_TRAIN, NUS_EVAL = range(1, 401), range(401, 501)
@@ -69,69 +71,6 @@ def open_photo(photo: Photo, side: int = WORK_SIDE):
     if scale < 1:
         image = image.resize((round(image.width * scale), round(image.height * scale)), Image.BOX)
     return image
-
-
-# ---- edits -------------------------------------------------------------------------------------
-# Each takes and returns float RGB in [0, 1] (or a PIL image for the geometric ones).
-
-def _to_srgb(x):
-    """Linear light -> sRGB 0-1 (the inverse of attributes._linear), clipped as a sensor clips."""
-    import numpy as np
-
-    x = np.clip(x, 0.0, 1.0)
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
-
-
-def expose(rgb, stops: float):
-    """Scale linear light by 2**stops, as a different shutter speed would (highlights clip)."""
-    from .attributes import _linear
-
-    return _to_srgb(_linear(rgb) * 2.0 ** stops)
-
-
-def tint(rgb, warmth: float):
-    """White-balance shift: red up and blue down by `warmth` in linear light (negative: cooler)."""
-    import numpy as np
-
-    from .attributes import _linear
-
-    gains = np.array([1 + warmth, 1.0, 1 - warmth], dtype=rgb.dtype)
-    return _to_srgb(_linear(rgb) * gains)
-
-
-def add_noise(rgb, sigma: float, rng):
-    import numpy as np
-
-    g = np.random.default_rng(rng.randrange(2 ** 32))
-    return np.clip(rgb + g.normal(0, sigma / 255.0, rgb.shape), 0, 1)
-
-
-def rotate(image, degrees: float):
-    """Counter-clockwise rotation, cropped to the largest centred rectangle with no empty corners."""
-    from PIL import Image
-
-    w, h = image.size
-    a = math.radians(abs(degrees))
-    c, s = math.cos(a), math.sin(a)
-    # the inscribed axis-aligned rectangle of the same aspect ratio (small angles)
-    k = min(w / (w * c + h * s), h / (w * s + h * c))
-    out = image.rotate(degrees, resample=Image.BICUBIC)
-    cw, ch = w * k, h * k
-    return out.crop((round((w - cw) / 2), round((h - ch) / 2), round((w + cw) / 2), round((h + ch) / 2)))
-
-
-def crop(image, frac: float, fx: float, fy: float):
-    """Keep `frac` of each side; (fx, fy) in [0, 1] place the window (0: left/top, 1: right/bottom)."""
-    w, h = image.size
-    cw, ch = round(w * frac), round(h * frac)
-    x, y = round((w - cw) * fx), round((h - ch) * fy)
-    return image.crop((x, y, x + cw, y + ch))
-
-
-def blur(image, radius: float):
-    from PIL import ImageFilter
-
-    return image.filter(ImageFilter.GaussianBlur(radius))
 
 
 def augment(image, rng: random.Random):

@@ -42,7 +42,7 @@ def apply_edit(name: str, image, sal=None):
     import numpy as np
     from PIL import Image
 
-    from .dataset import blur, crop, expose, rotate
+    from .edits import blur, crop, expose, rotate
 
     if name.startswith(("darken", "brighten")):
         rgb = expose(np.asarray(image, dtype=np.float32) / 255.0, -2.0 if name.startswith("darken") else 2.0)

@@ -592,6 +592,9 @@ def claim_map(text: str, attributes: dict) -> list[dict]:
 _SLOTS = {"ev": (r"\b\d+(?:\.\d+)? stops?\b", True), "pct": (r"\bunder 1%|\b\d+(?:\.\d+)?%", True),
           "deg": (r"\b\d+(?:\.\d+)? degrees?\b", True), "way": (r"\b(?:rising|falling) to the right\b", False),
           "turn": (r"\bcounter-clockwise\b|(?<!-)\bclockwise\b", False)}
+# camera settings from EXIF (measures/settings.py): "1/80 s" or "0.4 s", "f/5.6", "ISO 3200", "200 mm"
+_SLOTS.update({"shutter": (r"\b1/\d+ s\b|\b\d+(?:\.\d+)? s\b", True), "aperture": (r"\bf/\d+(?:\.\d+)?", True),
+               "iso": (r"\bISO \d+\b", True), "focal": (r"\b\d+ mm\b", True)})
 
 
 def restate_numbers(text: str, attributes: dict) -> tuple[str, int, int]:

@@ -9,12 +9,14 @@ level always agrees with its value.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 Levels = tuple[tuple[float, str], ...]
+SUBJECT_MASS = 0.5  # the subject region: the smallest set of pixels holding this saliency mass
 
 
 @dataclass
@@ -74,3 +76,59 @@ class EditCheck:
     reads: object             # (values before, values after) -> bool: the measurement moved as it should
     claims: tuple[str, ...]   # rule ids of which the teacher then states at least one
     applies: object = None    # (values before) -> bool: photos the edit makes sense on (None: all)
+
+
+# ---- preparation shared by every measurement -----------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def shipped_iasm():
+    """The shipped saliency model, loaded once per process."""
+    from ...saliency.predict import load_iasm
+
+    return load_iasm()
+
+
+def working_copy(photo, max_side: int):
+    """Area-averaged downscale (longer side <= max_side) as float RGB 0-1."""
+    from PIL import Image
+
+    w, h = photo.size
+    scale = min(1.0, max_side / max(w, h))
+    if scale < 1.0:
+        photo = photo.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BOX, reducing_gap=3.0)
+    return photo, np.asarray(photo, dtype=np.float32) / 255.0
+
+
+def saliency_at(saliency, small, shape) -> np.ndarray:
+    """The saliency map at the working size, non-negative and summing to 1 (uniform if degenerate)."""
+    from PIL import Image
+
+    if saliency is None:
+        from ...saliency.predict import predict_maps
+
+        (saliency,) = predict_maps(shipped_iasm(), [small], [shape])
+    s = np.asarray(saliency, dtype=np.float32)
+    if s.shape != shape:  # resize first: cleaning a 12 MP map would cost more than all the rest
+        s = np.asarray(Image.fromarray(s, mode="F").resize((shape[1], shape[0]), Image.BOX, reducing_gap=2.0))
+    s = np.nan_to_num(s.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0).clip(min=0)
+    total = float(s.sum())
+    return s / total if total > 0 else np.full(shape, 1.0 / (shape[0] * shape[1]))
+
+
+def subject_mask(sal: np.ndarray, mass: float = SUBJECT_MASS) -> np.ndarray:
+    """The smallest set of pixels holding `mass` of the saliency (ties broken by order): the subject."""
+    flat = sal.ravel()
+    order = np.argsort(flat)[::-1]
+    n = int(np.searchsorted(np.cumsum(flat[order]), mass * flat.sum())) + 1
+    mask = np.zeros(flat.size, dtype=bool)
+    mask[order[:n]] = True
+    return mask.reshape(sal.shape)
+
+
+def linear(rgb: np.ndarray) -> np.ndarray:
+    """sRGB 0-1 -> linear light (IEC 61966-2-1)."""
+    return np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    return rgb @ np.array([0.2126, 0.7152, 0.0722], dtype=rgb.dtype)

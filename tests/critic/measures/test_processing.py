@@ -1,0 +1,114 @@
+"""Processing: an added vignette reads as its stops of corner falloff, doubled saturation as clipped
+colour, over-sharpening and local tone mapping as halos; untouched photos stay quiet."""
+
+import random
+
+import numpy as np
+import pytest
+
+from asemllm.critic.measures import processing as P
+
+# Real photos: NUS validation scenes (small JPEGs), mate backgrounds (large originals), scikit-image.
+PHOTOS = ["nus-401", "nus-426", "nus-461", "mate-TwoWings", "mate-GreenMeadow", "skimage-coffee"]
+
+
+def _open(shared_data, name):
+    from asemllm.critic.dataset import Photo, evaluation_photos, open_photo
+
+    if name.startswith("nus-"):
+        photo = next(p for p in evaluation_photos(shared_data) if p.id == name)
+    elif name.startswith("skimage-"):
+        photo = Photo(name, f"skimage:{name.split('-', 1)[1]}")
+    else:
+        sub, stem = name.split("-", 1)
+        photo = Photo(name, str(shared_data / "photos" / sub / f"{stem}.jpg"))
+    return open_photo(photo, side=1024)
+
+
+@pytest.fixture(scope="module")
+def photos(shared_data):
+    return {n: _open(shared_data, n) for n in PHOTOS}
+
+
+def _values(image):
+    from asemllm.critic.attributes import measure
+    from asemllm.critic.teacher import values
+
+    attrs = measure(image, saliency=np.ones((image.height, image.width)))
+    return attrs, values(attrs)
+
+
+@pytest.fixture(scope="module")
+def untouched(photos):
+    return {n: _values(im)[1] for n, im in photos.items()}
+
+
+def _states(attrs, rule_id, aspect="color_lighting"):
+    from asemllm.critic.teacher import critique, recognise
+
+    said = critique(attrs, aspect, random.Random(0))
+    hits = [c for c in said.claims if c.rule == rule_id]
+    return bool(hits) and recognise(hits[0].statement) == [rule_id]
+
+
+@pytest.mark.parametrize("stops", [1.0, 2.0])
+def test_a_vignette_reads_as_its_stops(photos, untouched, stops):
+    for name, image in photos.items():
+        _, after = _values(P.vignette(image, stops))
+        gained = after["vignette"] - untouched[name]["vignette"]
+        assert abs(gained - stops) <= 0.35 * stops, (name, gained)
+
+
+def test_a_vignette_on_even_corners_is_stated(photos, untouched):
+    stated = 0
+    for name, image in photos.items():
+        attrs, after = _values(P.vignette(image, 1.0))
+        stated += _states(attrs, "processing.vignette") == (after["vignette"] >= P.VIGNETTE_HEAVY)
+    assert stated == len(photos)  # the teacher says it exactly when the value crosses the threshold
+
+
+def test_doubled_saturation_reads_as_clipped_colour(photos, untouched):
+    for name, image in photos.items():
+        if untouched[name]["colourfulness"] < P.SATURATE_APPLIES:
+            continue
+        attrs, after = _values(P.saturate(image, 2.0))
+        assert after["oversaturation"] - untouched[name]["oversaturation"] >= P.SATURATE_READ, name
+        assert after["oversaturation"] >= P.OVERSATURATED and _states(attrs, "processing.oversaturated"), name
+        # a gentle boost stays well under it
+        _, mild = _values(P.saturate(image, 1.15))
+        assert mild["oversaturation"] < after["oversaturation"] / 2, name
+
+
+@pytest.mark.parametrize("edit", ["oversharpen", "tone_map"])
+def test_halo_edits_raise_the_overshoot(photos, untouched, edit):
+    for name, image in photos.items():
+        _, after = _values(getattr(P, edit)(image))
+        assert after["halo"] - untouched[name]["halo"] >= P.HALO_READ, (name, edit, after["halo"])
+
+
+def test_strong_sharpening_of_a_crisp_photo_is_called_halos(photos):
+    attrs, after = _values(P.oversharpen(photos["nus-401"], radius=2.5, amount=3.0))
+    assert after["halo"] >= P.HALOS and _states(attrs, "processing.halos")
+
+
+def test_untouched_photos_show_no_processing_faults(untouched):
+    for name, v in untouched.items():
+        assert v["halo"] < P.HALOS, name
+        if name != "mate-TwoWings":
+            assert v["oversaturation"] < P.OVERSATURATED, name
+
+
+def test_orange_bokeh_with_its_blue_channel_at_zero_is_clipped_colour(untouched):
+    # mate-TwoWings as published: the out-of-focus orange flowers behind the seeds have their blue
+    # channel at 0 over about a tenth of the frame, colour pushed past what the file can hold
+    assert untouched["mate-TwoWings"]["oversaturation"] >= P.OVERSATURATED
+
+
+def test_the_vignette_model_is_what_the_fit_assumes():
+    from PIL import Image
+
+    grey = Image.fromarray(np.full((300, 400, 3), 150, dtype=np.uint8))
+    lin = np.asarray(P.vignette(grey, 1.0), dtype=np.float64) / 255
+    lin = np.where(lin <= 0.04045, lin / 12.92, ((lin + 0.055) / 1.055) ** 2.4)[..., 1]
+    assert np.log2(lin[150, 200] / lin[0, 0]) == pytest.approx(1.0, abs=0.1)  # a stop at the corner
+    assert P.vignette_falloff(lin.astype(np.float32))[0] == pytest.approx(1.0, abs=0.1)
