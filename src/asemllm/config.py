@@ -24,6 +24,13 @@ class IASMConfig:
     image_size: int = 128
     decoder_dim: int = 64
     centre_bias: bool = True
+    # A readout of the captioner's ViT (DeepGaze-style: pretrained semantic features, a learned
+    # 1x1 read-out) fused into the decoder: where faces, people and text are, which a 128 px CNN
+    # misses. The value is the 0-based block of `readout_backbone` whose patch tokens are read; it
+    # must come no later than the first fusion block, whose output the IAS-ViT has before it
+    # injects saliency. None: the CNN alone (what configs written before this field describe).
+    readout: int | None = None
+    readout_backbone: str = "dinov2-s"
     # "bundled": the IASM trained on NUS fixations that ships in the package; a path: your own
     # `asemllm saliency train` result; None: untrained decoder (pretrained CNN only).
     weights: str | None = "bundled"

@@ -34,20 +34,69 @@ def build_vision(config: ModelConfig):
     # trained IASM weights include the CNN's: its ImageNet weights would only be overwritten
     encoder, channels = load_iasm_encoder(config.iasm.backbone, config.iasm.image_size,
                                           pretrained=not config.iasm.weights)
-    iasm = IASM(config.iasm, encoder, channels)
+    readout = config.iasm.readout
+    if readout is not None and config.iasm.readout_backbone != config.vision.backbone:
+        raise ValueError(f"the IASM reads {config.iasm.readout_backbone!r} features but the ViT is "
+                         f"{config.vision.backbone!r}: it must read the captioner's own tower")
+    iasm = IASM(config.iasm, encoder, channels, vit_dim=tower.config.hidden_size if readout is not None else None)
     if config.iasm.weights:
         load_iasm_weights(iasm, config.iasm.weights)
-    return iasm, IASViT(config.vision, config.fusion, tower, kv_dim=iasm.token_dim)
+    return iasm, IASViT(config.vision, config.fusion, tower, kv_dim=iasm.token_dim, readout=readout)
+
+
+def build_iasm(config, pretrained_encoder: bool = True):
+    """The IASM alone for an IASMConfig (its weights not loaded): with a readout, the readout
+    backbone's first blocks are attached (`IASM.attach_vit`) at the captioner's input size."""
+    from .backbones import load_iasm_encoder, load_vision
+    from .config import VisionConfig
+    from .model.ias_vit import ViTPrefix
+    from .model.iasm import IASM
+
+    encoder, channels = load_iasm_encoder(config.backbone, config.image_size, pretrained=pretrained_encoder)
+    if config.readout is None:
+        return IASM(config, encoder, channels)
+    tower, mean, std, size = load_vision(config.readout_backbone, VisionConfig().image_size)
+    iasm = IASM(config, encoder, channels, vit_dim=tower.config.hidden_size)
+    iasm.attach_vit(ViTPrefix(tower, config.readout, mean, std, size))
+    return iasm
 
 
 BUNDLED_IASM = "weights/iasm-nus.safetensors"
+# Earlier bundled IASMs, still shipped: a saved model whose config names "bundled" weights of an
+# earlier architecture (the bundled critic's: EfficientNet alone, no ViT readout) gets the weights
+# it was trained with, so it computes exactly what it did.
+BUNDLED_IASM_EARLIER = ("weights/iasm-nus-cnn.safetensors",)
 
 
-def _iasm_weights_path(weights: str):
+def _recorded_config(path):
+    import json
+
+    from safetensors import safe_open
+
+    from .config import IASMConfig
+
+    with safe_open(str(path), "pt") as f:
+        return IASMConfig(**json.loads(f.metadata()["config"]))
+
+
+def _architecture(config) -> dict:
+    return {k: v for k, v in asdict(config).items() if k != "weights"}
+
+
+def _iasm_weights_path(weights: str, config=None):
+    """The weights file: a path as given; "bundled" is the shipped IASM, or with `config` the shipped
+    one of that architecture (the current one when none fits, so the mismatch is reported)."""
     from importlib.resources import files
     from pathlib import Path
 
-    path = Path(str(files("asemllm") / BUNDLED_IASM)) if weights == "bundled" else Path(weights)
+    if weights != "bundled":
+        path = Path(weights)
+    else:
+        shipped = [Path(str(files("asemllm") / name)) for name in (BUNDLED_IASM, *BUNDLED_IASM_EARLIER)]
+        path = shipped[0]
+        if config is not None:
+            path = next((p for p in shipped if p.is_file() and
+                         _architecture(_recorded_config(p)) == _architecture(config)), path)
     if not path.is_file():
         raise FileNotFoundError(f"IASM weights {path} not found (iasm.weights={weights!r})")
     return path
@@ -55,25 +104,20 @@ def _iasm_weights_path(weights: str):
 
 def iasm_weights_config(weights: str):
     """The IASMConfig that trained IASM weights were made with (recorded in the file)."""
-    import json
+    from dataclasses import replace
 
-    from safetensors import safe_open
-
-    from .config import IASMConfig
-
-    with safe_open(str(_iasm_weights_path(weights)), "pt") as f:
-        return IASMConfig(**{**json.loads(f.metadata()["config"]), "weights": weights})
+    return replace(_recorded_config(_iasm_weights_path(weights)), weights=weights)
 
 
 def load_iasm_weights(iasm, weights: str) -> None:
     """Load trained IASM weights ("bundled" or a path); their recorded config must match."""
     from safetensors.torch import load_file
 
-    trained = asdict(iasm_weights_config(weights))
-    mine = asdict(iasm.config)
-    if {k: v for k, v in trained.items() if k != "weights"} != {k: v for k, v in mine.items() if k != "weights"}:
+    path = _iasm_weights_path(weights, iasm.config)
+    trained, mine = _architecture(_recorded_config(path)), _architecture(iasm.config)
+    if trained != mine:
         raise ValueError(f"IASM weights {weights!r} were trained for {trained}, not {mine}")
-    state = load_file(str(_iasm_weights_path(weights)))
+    state = load_file(str(path))
     iasm.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
 
 

@@ -96,13 +96,27 @@ def _fuse(layer, args, output):
     return (fused, *output[1:]) if isinstance(output, tuple) else fused
 
 
+def _read(layer, args, output):
+    """After the IASM's readout block (registered before any fusion hook on it, so it sees the plain
+    block's output): a pending saliency callable gets the patch tokens and becomes the tokens."""
+    owner = layer._ias_owner
+    if callable(owner._saliency):
+        hidden = output[0] if isinstance(output, tuple) else output
+        owner._saliency = owner._saliency(owner._patches(hidden))
+    return None
+
+
 def _capture(layer, args, output):
     for key in layer._ias_capture:
         layer._ias_owner._captured[key] = output[0] if isinstance(output, tuple) else output
 
 
 class IASViT(nn.Module):
-    def __init__(self, vision: VisionConfig, fusion: FusionConfig, tower: nn.Module, kv_dim: int):
+    def __init__(self, vision: VisionConfig, fusion: FusionConfig, tower: nn.Module, kv_dim: int,
+                 readout: int | None = None):
+        """readout: the block whose patch tokens the IASM reads (IASMConfig.readout); forward then
+        takes the saliency as a callable of those tokens, called between that block and the first
+        fusion block."""
         super().__init__()
         self.config = vision
         self.tower = tower
@@ -111,6 +125,15 @@ class IASViT(nn.Module):
         bad = [i for i in fusion.layers if not -n <= i < n]
         if bad:
             raise ValueError(f"fusion layers {bad} out of range for a ViT of {n} blocks")
+        self.readout = None if readout is None else readout % n
+        if readout is not None:
+            if not -n <= readout < n:
+                raise ValueError(f"IASM readout block {readout} out of range for a ViT of {n} blocks")
+            first = min((i % n for i in fusion.layers), default=n)
+            if self.readout > first:
+                raise ValueError(f"IASM readout block {readout} comes after the first fusion block {first}: "
+                                 "its tokens would already carry saliency")
+            _own(layers[self.readout], self).register_forward_hook(_read)  # before a fusion hook there
         width = tower.config.hidden_size
         self.fusion = nn.ModuleDict({
             str(i % n): GatedCrossAttention(width, kv_dim, fusion.kv_grid, fusion.num_heads,
@@ -144,14 +167,17 @@ class IASViT(nn.Module):
     def grid(self) -> int:
         return self.config.image_size // self.tower.config.patch_size
 
-    def forward(self, images: torch.Tensor, saliency: torch.Tensor | None
+    def forward(self, images: torch.Tensor, saliency
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """images (B,3,S,S) in [0,1]; saliency tokens (B,M,kv_dim) or None ->
+        """images (B,3,S,S) in [0,1]; saliency tokens (B,M,kv_dim), a callable (readout block's patch
+        tokens (B,g*g,C) -> saliency tokens) when the IASM reads this ViT, or None ->
         (patch tokens (B,g*g,C), the detail layer's patch tokens (B,g*g,C) or None).
 
         Prefix tokens (CLS, registers) are dropped: the projector works on the patch grid.
         """
         pixel_values = (images - self.mean) / self.std
+        if callable(saliency) and self.readout is None:
+            raise ValueError("saliency given as a function of ViT tokens, but this IAS-ViT has no readout block")
         self._saliency = saliency
         try:
             out = self.tower(pixel_values=pixel_values).last_hidden_state
@@ -166,3 +192,33 @@ class IASViT(nn.Module):
         if n_prefix < 0:
             raise ValueError(f"ViT gave {tokens.shape[1]} tokens for a {self.grid}x{self.grid} grid")
         return tokens[:, n_prefix:]
+
+
+class ViTPrefix(nn.Module):
+    """A tower's embeddings and its blocks 0..last: images (B,3,S,S) in [0,1] -> that block's patch
+    tokens (B, g*g, C), exactly what the IAS-ViT's readout hook sees (the IASM run alone)."""
+
+    def __init__(self, tower: nn.Module, last: int, mean, std, image_size: int):
+        super().__init__()
+        layers = encoder_layers(tower)
+        if not -len(layers) <= last < len(layers):
+            raise ValueError(f"block {last} out of range for a ViT of {len(layers)} blocks")
+        self.embeddings = tower.embeddings
+        self.blocks = nn.ModuleList(layers[: last % len(layers) + 1])
+        self.image_size = image_size
+        self.grid = image_size // tower.config.patch_size
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+        for p in self.parameters():
+            p.requires_grad_(False)
+        self.eval()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        s = self.image_size
+        if tuple(images.shape[-2:]) != (s, s):
+            images = F.interpolate(images, size=(s, s), mode="bilinear", antialias=True, align_corners=False)
+        h = self.embeddings((images - self.mean) / self.std)
+        for block in self.blocks:
+            h = block(h)
+            h = h[0] if isinstance(h, tuple) else h
+        return h[:, h.shape[1] - self.grid ** 2:]

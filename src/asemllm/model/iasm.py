@@ -5,6 +5,12 @@ a 1x1 head plus a learned centre-bias prior gives saliency logits, turned into a
 the pixels of the input. The tokens the IAS-ViT attends to are the decoder features weighted by
 the saliency density, plus the density itself, pooled to a small grid: the map decides what the
 ViT is shown, so swapping the map (the ablations: centre bias, random) really changes the input.
+
+With `config.readout` set, the decoder also reads patch tokens of an early ViT block (a LayerNorm
+and a linear read-out per patch, added at stride 8): a 128 px CNN sees blobs and edges, the ViT's
+tokens already say where faces, people and text are. Inside the captioner those tokens come from
+the IAS-ViT's own tower (before any saliency is injected, so nothing is computed twice); the IASM
+alone runs the tower's first blocks itself (`attach_vit`).
 """
 
 from __future__ import annotations
@@ -55,7 +61,8 @@ class CentreBias(nn.Module):
 
 
 class IASM(nn.Module):
-    def __init__(self, config: IASMConfig, encoder: nn.Module, channels: tuple[int, int, int]):
+    def __init__(self, config: IASMConfig, encoder: nn.Module, channels: tuple[int, int, int],
+                 vit_dim: int | None = None):
         super().__init__()
         self.config = config
         self.encoder = encoder  # images in [0,1] -> [f8, f16, f32]; it normalises for itself
@@ -68,6 +75,11 @@ class IASM(nn.Module):
         # no bias: a constant shift of the logits vanishes in the softmax, it could never learn
         self.head = nn.Conv2d(d, 1, 1, bias=False)
         self.prior = CentreBias() if config.centre_bias else None
+        if config.readout is not None and not vit_dim:
+            raise ValueError(f"IASM readout of block {config.readout} needs the ViT's width (vit_dim)")
+        self.readout = (nn.Sequential(nn.LayerNorm(vit_dim), nn.Linear(vit_dim, d))
+                        if config.readout is not None else None)
+        self._vit = None  # the ViT's first blocks when the IASM runs alone: not a submodule (see attach_vit)
         # channels-last convolutions run faster on CPU (oneDNN); the results are the same
         self.to(memory_format=torch.channels_last)
 
@@ -75,8 +87,25 @@ class IASM(nn.Module):
     def token_dim(self) -> int:
         return self.config.decoder_dim + 1
 
-    def forward(self, images: torch.Tensor) -> SaliencyOutput:
-        """images: (B, 3, H, W) in [0, 1] at any size; resized to config.image_size inside."""
+    @property
+    def reads_vit(self) -> bool:
+        return self.readout is not None
+
+    def attach_vit(self, prefix: nn.Module | None) -> None:
+        """Give a standalone IASM the ViT blocks its readout reads (images -> patch tokens). Kept out
+        of the module tree: they are the captioner's frozen tower, rebuilt from its backbone name,
+        never trained or saved with the IASM."""
+        object.__setattr__(self, "_vit", prefix)
+
+    def _apply(self, fn, *args, **kwargs):
+        if self._vit is not None:  # .to(device) / .half() move the attached blocks too
+            self._vit._apply(fn, *args, **kwargs)
+        return super()._apply(fn, *args, **kwargs)
+
+    def forward(self, images: torch.Tensor, vit: torch.Tensor | None = None) -> SaliencyOutput:
+        """images: (B, 3, H, W) in [0, 1] at any size; resized to config.image_size inside.
+        vit: (B, g*g, C) patch tokens of the readout block for these images (the captioner passes
+        its tower's); None: computed by the attached blocks when the IASM has a readout."""
         H, W = images.shape[-2:]
         s = self.config.image_size
         x = F.interpolate(images, size=(s, s), mode="bilinear", antialias=True, align_corners=False)
@@ -85,6 +114,8 @@ class IASM(nn.Module):
         y = self.lateral[2](f32)  # top-down: coarse context refined by finer features
         y = self.lateral[1](f16) + F.interpolate(y, size=f16.shape[-2:], mode="nearest")
         y = self.lateral[0](f8) + F.interpolate(y, size=f8.shape[-2:], mode="nearest")
+        if self.readout is not None:
+            y = y + self._read(images, vit, y.shape[-2:])
         y = self.refine(y)  # (B, d, h, w), h = s / 8
         logits = self.head(y)  # (B, 1, h, w)
         if self.prior is not None:
@@ -93,6 +124,23 @@ class IASM(nn.Module):
         # scaled so that a uniform map is 1 whatever the grid size
         grid_density = _log_density(logits, logits.shape[-2:]).exp() * logits[0, 0].numel()
         return SaliencyOutput(log_density, y, grid_density)
+
+
+    def _read(self, images: torch.Tensor, vit: torch.Tensor | None, size) -> torch.Tensor:
+        """The readout of the ViT's patch tokens as a (B, d, h, w) map at the decoder's grid."""
+        if vit is None:
+            if self._vit is None:
+                raise RuntimeError("this IASM reads ViT features: pass them, or attach_vit() the ViT's blocks")
+            with torch.no_grad():
+                vit = self._vit(images)
+        B, N, _ = vit.shape
+        g = round(N ** 0.5)
+        if g * g != N:
+            raise ValueError(f"IASM readout expects a square grid of patch tokens, got {N}")
+        r = self.readout(vit).transpose(1, 2).reshape(B, -1, g, g)  # (B, d, g, g)
+        r = r.contiguous(memory_format=torch.channels_last)
+        return r if (g, g) == tuple(size) else F.interpolate(r, size=tuple(size), mode="bilinear",
+                                                             align_corners=False)
 
 
 def _log_density(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

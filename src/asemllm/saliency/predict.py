@@ -13,13 +13,10 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".g
 def load_iasm(weights: str = "bundled"):
     """The IASM alone, with trained weights ("bundled" or a path to `best.safetensors`); its
     architecture comes from the config recorded inside the weights file."""
-    from ..backbones import load_iasm_encoder
-    from ..models import iasm_weights_config, load_iasm_weights
-    from ..model.iasm import IASM
+    from ..models import build_iasm, iasm_weights_config, load_iasm_weights
 
     cfg = iasm_weights_config(weights)
-    encoder, channels = load_iasm_encoder(cfg.backbone, cfg.image_size, pretrained=False)
-    iasm = IASM(cfg, encoder, channels)
+    iasm = build_iasm(cfg, pretrained_encoder=False)  # with a ViT readout: its blocks attached
     load_iasm_weights(iasm, weights)
     return iasm.eval()
 

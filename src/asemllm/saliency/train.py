@@ -1,9 +1,12 @@
-"""`asemllm saliency train`: fit the IASM to real eye fixations (NUS scene 001-400 by default).
+"""`asemllm saliency train`: fit the IASM to real eye fixations (NUS scene 001-340 by default).
+
+The epoch that ships is chosen on a selection split carved out of NUS 001-400 (341-400 by
+default), so NUS 401-500 stays untouched for `asemllm saliency eval`.
 
 Photos are letterboxed to the captioner's square input (the IASM sees exactly what it sees inside
 the captioner); fixations move with the pixels under every augmentation, and the target density
 is recomputed from the moved fixations. Loss = KLD - CC - 0.1 NSS. Validation each epoch (CC and
-NSS in the square frame), best checkpoint kept, `last.pt` resumes exactly.
+NSS in the square frame, on the selection photos), best checkpoint kept, `last.pt` resumes exactly.
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ class TrainConfig:
     limit: int | None = None  # use only the first N photos of each split (quick trials, tests)
     nss_weight: float = 0.1
     iasm_size: int = 128  # the IASM's own input size (its cost grows with its square)
+    # NUS photos (first-last, 1-based) that choose the epoch; the rest of 001-400 trains. "401-500"
+    # is the earlier recipe (trained on all of 001-400, chosen on the validation photos).
+    selection: str = "341-400"
+    # the ViT block the IASM reads (IASMConfig.readout); None: the CNN alone
+    readout: int | None = None
 
 
 @dataclass
@@ -106,14 +114,35 @@ def saliency_loss(log_density: torch.Tensor, density: torch.Tensor, fix: torch.T
     return loss, {"kld": kld.mean().item(), "cc": cc.mean().item(), "nss": nss.mean().item()}
 
 
-def build_iasm(pretrained_encoder: bool = True, image_size: int = 128):
-    from ..backbones import load_iasm_encoder
+def build_iasm(pretrained_encoder: bool = True, image_size: int = 128, readout: int | None = None):
     from ..config import IASMConfig
-    from ..model.iasm import IASM
+    from ..models import build_iasm as build
 
-    cfg = IASMConfig(weights=None, image_size=image_size)
-    encoder, channels = load_iasm_encoder(cfg.backbone, cfg.image_size, pretrained=pretrained_encoder)
-    return IASM(cfg, encoder, channels)
+    return build(IASMConfig(weights=None, image_size=image_size, readout=readout), pretrained_encoder)
+
+
+def selection_range(spec: str) -> tuple[int, int]:
+    """"341-400" -> (341, 400): NUS photo numbers, 1-based, inclusive."""
+    try:
+        first, last = (int(v) for v in spec.split("-"))
+    except ValueError:
+        raise ValueError(f"selection {spec!r}: expected FIRST-LAST NUS photo numbers, e.g. 341-400") from None
+    if not 1 <= first <= last <= 500:
+        raise ValueError(f"selection {spec!r}: NUS photos are numbered 1-500")
+    return first, last
+
+
+def split_records(data: str, selection: str):
+    """-> (training records, selection records): the selection photos from all of NUS; training
+    from 001-400 less the selection (never 401-500)."""
+    from .datasets import read_fixations
+
+    first, last = selection_range(selection)
+    every = read_fixations("nus", Path(data))
+    number = lambda r: int(r.id)  # noqa: E731  ("001" ... "500")
+    chosen = [r for r in every.records if first <= number(r) <= last]
+    train = [r for r in every.records if number(r) <= 400 and not first <= number(r) <= last]
+    return train, chosen, every.skipped
 
 
 def _freeze_encoder_bn(iasm) -> None:
@@ -152,18 +181,15 @@ def train(cfg: TrainConfig, log=print) -> dict:
     """Train, validating each epoch; resumes from `out/last.pt` when it exists."""
     from tqdm import tqdm
 
-    from .datasets import read_fixations
-
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    train_set = read_fixations("nus", Path(cfg.data), split="train")
-    val_set = read_fixations("nus", Path(cfg.data), split="val")
-    log(f"train {len(train_set.records)} photos, val {len(val_set.records)} "
-        f"(skipped {len(train_set.skipped) + len(val_set.skipped)})")
-    tr = prepare(train_set.records[:cfg.limit], "nus", cfg.size)
-    va = prepare(val_set.records[:cfg.limit], "nus", cfg.size)
-    iasm = build_iasm(image_size=cfg.iasm_size)
+    train_records, select_records, skipped = split_records(cfg.data, cfg.selection)
+    log(f"train {len(train_records)} photos, selection {len(select_records)} (NUS {cfg.selection}; "
+        f"skipped {len(skipped)})")
+    tr = prepare(train_records[:cfg.limit], "nus", cfg.size)
+    va = prepare(select_records[:cfg.limit], "nus", cfg.size)
+    iasm = build_iasm(image_size=cfg.iasm_size, readout=cfg.readout)
     steps_per_epoch = -(-len(tr.points) // cfg.batch_size)
     opt, sched = _optimizer(iasm, cfg, cfg.epochs * steps_per_epoch)
     state = {"epoch": 0, "best_cc": -1.0, "history": []}
