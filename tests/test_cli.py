@@ -14,7 +14,7 @@ COMMANDS = [
     ["data"], ["data", "convert"], ["data", "check"],
     ["saliency"], ["saliency", "train"], ["saliency", "eval"], ["saliency", "predict"],
     ["critic"], ["critic", "data"], ["critic", "head"], ["critic", "finish"], ["critic", "eval"],
-    ["critic", "compact"], ["critic", "bundle"],
+    ["critic", "compact"], ["critic", "bundle"], ["critic", "coverage"],
     ["bench"], ["bench", "vision"], ["bench", "generate"], ["bench", "critique"], ["bench", "serve"],
     ["bench", "train"],
 ]

@@ -8,6 +8,7 @@ import os
 import platform
 import statistics
 import time
+from pathlib import Path
 
 
 def machine(threads: int) -> dict:
@@ -48,30 +49,59 @@ def alternate(a, b, repeats: int, warmup: int = 1) -> tuple[float, float, float]
     return statistics.median(ta), statistics.median(tb), ratio
 
 
+def rotate(fns: list, repeats: int, warmup: int = 1) -> tuple[list[float], list[float]]:
+    """Run fns in turn -> (median s of each, median of each one's paired ratio to fns[0]); the
+    paired ratios cancel a slow moment of the machine as in `alternate`."""
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for t, fn in zip(times, fns):
+            t.append(_time(fn))
+    ratios = [statistics.median(y / x for x, y in zip(times[0], t)) for t in times]
+    return [statistics.median(t) for t in times], ratios
+
+
 def bench_vision(batch: int = 8, repeats: int = 10, threads: int | None = None) -> dict:
-    """Plain ViT vs IASM + IAS-ViT on the default offline backbones (dinov2-s, efficientnet-lite0)."""
+    """Plain ViT vs IASM + IAS-ViT on the default offline backbones (dinov2-s, efficientnet-lite0),
+    with the default config's IASM (the CNN alone) and with an IASM that reads the ViT (the bundled
+    one if it does, else `saliency train`'s recipe untrained: weights do not change the cost), timed
+    in turn in one process. The reading IASM runs inside the ViT's pass, as in the captioner."""
     import torch
 
-    from .models import build_vision
-    from .config import ModelConfig
+    from .config import IASMConfig, ModelConfig
     from .model.iasm import saliency_tokens
+    from .models import build_vision, iasm_weights_config
+    from .saliency.train import TrainConfig
 
     threads = _threads(threads)
     cfg = ModelConfig()
     iasm, vision = build_vision(cfg)
-    iasm.eval(), vision.eval()
+    reads = iasm_weights_config("bundled")
+    if reads.readout is None:
+        reads = IASMConfig(readout=TrainConfig.readout, image_size=TrainConfig.iasm_size, weights=None)
+    r_iasm, r_vision = build_vision(ModelConfig(iasm=reads))
+    for m in (iasm, vision, r_iasm, r_vision):
+        m.eval()
     images = torch.rand(batch, 3, cfg.vision.image_size, cfg.vision.image_size)
+    kv = cfg.fusion.kv_grid
 
     def fused():
-        vision(images, saliency_tokens(iasm(images).features, cfg.fusion.kv_grid))
+        vision(images, saliency_tokens(iasm(images).features, kv))
+
+    def fused_reading():
+        r_vision(images, lambda vit: saliency_tokens(r_iasm(images, vit).features, kv))
 
     with torch.inference_mode():
-        plain_s, fused_s, ratio = alternate(lambda: vision(images, None), fused, repeats)
+        secs, ratios = rotate([lambda: vision(images, None), fused, fused_reading], repeats)
         _, iasm_s, iasm_share = alternate(lambda: vision(images, None), lambda: iasm(images), repeats)
     return {"benchmark": "vision", "batch": batch, "image_size": cfg.vision.image_size,
             "iasm_image_size": cfg.iasm.image_size, "fusion_layers": list(cfg.fusion.layers),
-            "vit_s": round(plain_s, 4), "ias_vit_iasm_s": round(fused_s, 4), "iasm_s": round(iasm_s, 4),
-            "ratio": round(ratio, 3), "iasm_share_of_vit": round(iasm_share, 3),
+            "vit_s": round(secs[0], 4), "ias_vit_iasm_s": round(secs[1], 4), "iasm_s": round(iasm_s, 4),
+            "ratio": round(ratios[1], 3), "iasm_share_of_vit": round(iasm_share, 3),
+            "readout_block": reads.readout, "readout_iasm_image_size": reads.image_size,
+            "ias_vit_iasm_readout_s": round(secs[2], 4), "ratio_readout": round(ratios[2], 3),
             "goal_ratio_max": 1.15, **machine(threads)}
 
 
@@ -272,10 +302,13 @@ BENCH_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "coins", "
 
 
 def bench_critique(model: str | None = None, batch: int = 8, repeats: int = 3, threads: int | None = None,
-                   precision: str = "fp32") -> dict:
+                   precision: str = "fp32", folder: str | None = None, photos: int = 32, device: str = "cpu",
+                   rows: int | None = None) -> dict:
     """Seconds per photo for the critic (default: the bundled one) on `batch` of scikit-image's real
     photos: the first aspect alone, a full seven-aspect critique, and the same photos in one batch;
     the language model's prefill vs decode time within one photo's critique; peak resident memory.
+    Then the throughput of a collection (`bench_stream`): `photos` photos of `folder` (default
+    NUS_STREAM) one at a time and as one stream, and the stream's LM-bound.
 
     The batch's speedup is over the same photos critiqued one at a time, not over one photo: the
     photos' critiques differ in length, and so in time, so one photo would flatter or slight the
@@ -291,7 +324,8 @@ def bench_critique(model: str | None = None, batch: int = 8, repeats: int = 3, t
     if not 1 <= batch <= len(BENCH_PHOTOS):
         raise ValueError(f"--batch-size {batch}: choose 1 to {len(BENCH_PHOTOS)} (the benchmark's photos)")
     threads = _threads(threads)
-    critic = load(model, precision)
+    _use_device(device)
+    critic = _on_device(load(model, precision), device)
     names = BENCH_PHOTOS[:batch]
     photos = [Image.fromarray(getattr(data, n)()).convert("RGB") for n in names]
     alone: dict[str, list[float]] = {n: [] for n in names}
@@ -315,7 +349,153 @@ def bench_critique(model: str | None = None, batch: int = 8, repeats: int = 3, t
            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
            "goals": {"first_aspect_s_max": 3, "full_critique_s_max": 20, "batch_speedup_min": 3,
                      "peak_rss_mb_max": 2500}}
+    stream = bench_stream(critic, folder, photos, rows)
+    out |= {k: stream.pop(k) for k in STREAM_KEYS} | {"stream": stream, "device": device}
+    out["goals"] |= {"stream_vs_serial_min": 2.0, "bound_vs_stream_min": 0.8}
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return out | machine(threads)
+
+
+# The collection the stream is timed on: NUS scene photos 401-500 (../shared/data, DATA.md), the
+# first `photos` of them.
+NUS_STREAM = ("saliency/nus_scene/data/stimuli", 401, 500)
+STREAM_KEYS = ("serial_photos_per_min", "stream_photos_per_min", "bound_photos_per_min", "stream_vs_serial",
+               "bound_vs_stream")
+BOUND_PASSES = ((4, 128), (8, 64), (16, 32), (32, 16), (64, 8))  # (rows, positions) of the timed LM passes
+
+
+def bench_stream(critic, folder: str | None = None, photos: int = 32, rows: int | None = None) -> dict:
+    """A collection's throughput: the photos one at a time (a `critique` call each, as a loop over
+    them would) and as one stream (`Critic.critique_stream`), in photos a minute, and the stream's
+    LM-bound: the LM's tokens a photo in the stream (rows x positions of every pass, guesses and
+    padding included) times the LM's best time a token (the fastest of single passes of
+    BOUND_PASSES shapes, no cache), plus the time a photo takes to be read into the prompts
+    (saliency, attributes, content, image encoding and findings, a chunk of photos at a time as
+    the stream does it). `bound_vs_stream` is the bound's time over the stream's: 1.0 is at the
+    bound. The stream runs first, so the drafter's lookups it builds favour the photos one at a
+    time, not the stream."""
+    from .images import MIN_SIDE, load_image
+    from .critic.findings import prompts as findings_prompts
+    from .critic.teacher import ASPECTS
+
+    paths = _stream_photos(folder, photos)
+    loaded = [load_image(p, min_side=MIN_SIDE) for p in paths]  # read once: the critic's work is timed, not the disk
+    critic.critique(loaded[0])  # warm-up
+    lm = critic.model.lm if critic.model is not None else None
+    fed = _Fed(lm)
+    t = time.perf_counter()
+    streamed = list(critic.critique_stream(loaded, rows=rows))
+    _sync()
+    stream_s = time.perf_counter() - t
+    tokens, lm_s, passes = fed.stop()
+    serial, serial_s = [], 0.0
+    for p in loaded:
+        serial_s += _time(lambda: serial.append(critic.critique(p)))
+    n = len(loaded)
+    out = {"folder": str(Path(paths[0]).parent), "photos": n, "rows": rows, "stream_s": round(stream_s, 2),
+           "serial_s": round(serial_s, 2), "serial_photos_per_min": _rate(n, serial_s),
+           "stream_photos_per_min": _rate(n, stream_s), "stream_vs_serial": round(serial_s / stream_s, 2),
+           # photos whose texts the stream and the calls one at a time wrote alike (float ties aside: all)
+           "same_texts": sum(a["critique"] == b["critique"] for a, b in zip(streamed, serial))}
+    if lm is None:
+        return out | {"bound_photos_per_min": None, "bound_vs_stream": None,
+                      "note": "the teacher writes without a language model: no LM-bound"}
+    from .model.generation import STREAM_ROWS
+
+    def encode(chunk):
+        _, photos_, *_ = critic._prepared(chunk, None)
+        encoded = critic.model.encode(photos_)
+        findings_prompts(critic.model, photos_, ASPECTS, encoded)
+
+    import torch
+
+    with torch.inference_mode():
+        encode_s = sum(_time(lambda: encode(loaded[i:i + 4])) for i in range(0, n, 4)) / n
+        best, shape = _best_token_time(lm)
+    bound_s = tokens / n * best + encode_s
+    return out | {"rows": rows or STREAM_ROWS, "lm_tokens_per_photo": round(tokens / n, 1),
+                  "lm_passes": passes, "lm_s_per_photo": round(lm_s / n, 3),
+                  "best_ms_per_token": round(1000 * best, 3), "best_pass": list(shape),
+                  "encode_s_per_photo": round(encode_s, 3), "bound_s_per_photo": round(bound_s, 3),
+                  "stream_s_per_photo": round(stream_s / n, 3), "serial_s_per_photo": round(serial_s / n, 3),
+                  "bound_photos_per_min": _rate(n, bound_s * n), "bound_vs_stream": round(bound_s * n / stream_s, 2)}
+
+
+def _stream_photos(folder: str | None, photos: int) -> list[str]:
+    from .critic.collection import list_photos
+
+    if folder is None:
+        root = os.environ.get("ASEMLLM_SHARED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data"
+        where, first, last = NUS_STREAM
+        folder = str(Path(root) / where)
+        numbered = [(Path(p.uri).stem, p.uri) for p in list_photos([folder])]
+        paths = [uri for stem, uri in numbered if stem.isdigit() and first <= int(stem) <= last]
+    else:
+        paths = [p.uri for p in list_photos([folder])]
+    if len(paths) < photos or photos < 1:
+        raise ValueError(f"--photos {photos}: {folder} has {len(paths)} photos")
+    return paths[:photos]
+
+
+class _Fed:
+    """Counts what a language model reads (rows x positions of each forward pass) and the time
+    its passes take, from hooks on it, until `stop`."""
+
+    def __init__(self, lm):
+        self.tokens = self.passes = 0
+        self.seconds, self.hooks = 0.0, []
+        if lm is not None:
+            self.hooks = [lm.register_forward_pre_hook(self.pre, with_kwargs=True),
+                          lm.register_forward_hook(self.post)]
+
+    def pre(self, module, args, kwargs):
+        x = kwargs.get("inputs_embeds")
+        if x is None:
+            x = kwargs.get("input_ids", args[0] if args else None)
+        self.tokens += x.shape[0] * x.shape[1]
+        self.passes += 1
+        _sync()
+        self.t = time.perf_counter()
+
+    def post(self, *_):
+        _sync()
+        self.seconds += time.perf_counter() - self.t
+
+    def stop(self) -> tuple[int, float, int]:
+        for h in self.hooks:
+            h.remove()
+        return self.tokens, self.seconds, self.passes
+
+
+def _best_token_time(lm) -> tuple[float, tuple[int, int]]:
+    """The LM's least seconds a token over single passes of BOUND_PASSES shapes (median of 3 each,
+    after a warm-up) -> (seconds, (rows, positions) of that pass)."""
+    import torch
+
+    from .model.generation import _Step
+
+    step = _Step(lm)
+    emb = lm.get_input_embeddings()
+    best = (float("inf"), None)
+    for b, t in BOUND_PASSES:
+        ids = torch.randint(0, emb.num_embeddings, (b, t), device=emb.weight.device)
+        inputs, mask = emb(ids), torch.ones(b, t, dtype=torch.long, device=ids.device)
+        step(inputs, mask, None)
+        s = statistics.median(_time(lambda: step(inputs, mask, None)) for _ in range(3)) / (b * t)
+        best = min(best, (s, (b, t)), key=lambda x: x[0])
+    return best
+
+
+def _on_device(critic, device: str):
+    """The critic with its captioner on `device`. The saliency maps and content labels are read on
+    the CPU (their code there turns tensors into arrays), from a CPU copy of the IASM."""
+    import copy
+
+    if device == "cpu" or critic.model is None:
+        return critic
+    critic.iasm = copy.deepcopy(critic.model.iasm).cpu()
+    critic.model.to(device)
+    return critic
 
 
 def _split(critic, photo, aspects) -> dict:

@@ -82,7 +82,8 @@ def _bench_critique(args) -> int:
 
     _quiet()
     return _print_json(bench.bench_critique(model=args.model, batch=args.batch_size, repeats=args.repeats,
-                                            threads=args.threads, precision=args.precision), args.json)
+                                            threads=args.threads, precision=args.precision, folder=args.folder,
+                                            photos=args.photos, device=args.device, rows=args.rows), args.json)
 
 
 def _bench_serve(args) -> int:
@@ -108,7 +109,9 @@ def _saliency_train(args) -> int:
     from .saliency.train import TrainConfig, train
 
     cfg = TrainConfig(data=args.data or str(_shared() / "saliency" / "nus_scene"), out=args.out,
-                      epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, limit=args.limit)
+                      epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, limit=args.limit,
+                      selection=args.selection, readout=None if args.readout < 0 else args.readout,
+                      iasm_size=args.iasm_size)
     state = train(cfg)
     print(f"best validation CC {state['best_cc']:.4f}: {Path(args.out) / 'best.safetensors'}")
     return 0
@@ -267,24 +270,34 @@ def _critique(args) -> int:
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     bar = tqdm(total=len(photos), desc="critique", disable=len(photos) < 2 or not args.out)
+    # the names of the photos that loaded, in order: the critic takes each photo's name after the
+    # photo, so an iterator over this growing list always has it
+    readable = []
+
+    def loaded():
+        """The photos, read as the critic asks for them; one that cannot be read is skipped."""
+        nonlocal failed
+        for photo in photos:
+            try:  # one bad photo never stops the others
+                image = load_image(photo, min_side=MIN_SIDE)
+            except ValueError as e:
+                tqdm.write(f"asemllm: skip {e}", file=sys.stderr)
+                failed += 1
+                bar.update(1)
+                continue
+            readable.append(str(photo))
+            yield image
+
     with open(args.out, "a") if args.out else contextlib.nullcontext() as sink:
-        for i in range(0, len(photos), args.batch_size):
-            loaded, names = [], []
-            for photo in photos[i:i + args.batch_size]:
-                try:  # one bad photo never stops the batch
-                    loaded.append(load_image(photo, min_side=MIN_SIDE))
-                    names.append(str(photo))
-                except ValueError as e:
-                    tqdm.write(f"asemllm: skip {e}", file=sys.stderr)
-                    failed += 1
-            results = critic.critique_batch(loaded, aspects=args.aspects, overlay_dir=args.overlay,
-                                            names=names) if loaded else []
-            for result in results:
-                if sink:
-                    sink.write(json.dumps(result) + "\n")
-                    sink.flush()
-                tqdm.write(json.dumps(result) if args.json else _as_text(result))
-            bar.update(len(photos[i:i + args.batch_size]))
+        # one stream: --batch-size photos are read and encoded at a time, and their aspects decode
+        # alongside those of the photos before and after them (Critic.critique_stream)
+        for result in critic.critique_stream(loaded(), aspects=args.aspects, overlay_dir=args.overlay,
+                                             names=iter(readable), chunk=args.batch_size):
+            if sink:
+                sink.write(json.dumps(result) + "\n")
+                sink.flush()
+            tqdm.write(json.dumps(result) if args.json else _as_text(result))
+            bar.update(1)
     bar.close()
     return 1 if failed else 0
 
@@ -341,6 +354,14 @@ def _critic_compact(args) -> int:
 
     _quiet()
     print(json.dumps(compact(args.model, args.data, args.out, log=_to_stderr)))
+    return 0
+
+
+def _critic_coverage(args) -> int:
+    from .critic.coverage import coverage, table
+
+    result = coverage(args.data or _shared() / "pccd")
+    print(json.dumps(result) if args.json else table(result))
     return 0
 
 
@@ -485,7 +506,8 @@ def _add_critique(sub) -> None:
     c.add_argument("--overlay", metavar="DIR", help="a folder for <stem>_overlay.jpg saliency overlays")
     _json_flag(c, "one JSON object per photo")
     c.add_argument("--aspects", nargs="*", metavar="A", help="only these aspects (default: all seven)")
-    _batch_size_flag(c, 8, "photos per batched generation")
+    _batch_size_flag(c, 8, "photos read and encoded at a time; their aspects decode as one stream with the "
+                           "photos before and after them")
     _precision_flag(c)
     _collection_flags(c)
 
@@ -636,7 +658,7 @@ def _add_saliency(sub) -> None:
     s = _group(sub, "saliency", "train, evaluate and use the IASM saliency module",
                "asemllm saliency predict photo.jpg --out runs/saliency", "asemllm saliency eval --json")
     weights = "IASM weights: 'bundled' (default) or a best.safetensors path"
-    t = _command(s, "train", _saliency_train, "train the IASM on NUS scenes (the bundled weights' recipe)",
+    t = _command(s, "train", _saliency_train, "train the IASM on NUS scenes (001-340; the epoch chosen on 341-400)",
                  "asemllm saliency train --out runs/iasm")
     t.add_argument("--data", metavar="DIR",
                    help="the NUS scene folder (default: ../shared/data/saliency/nus_scene or "
@@ -646,6 +668,14 @@ def _add_saliency(sub) -> None:
     _batch_size_flag(t, 16, "photos per optimiser step")
     t.add_argument("--seed", type=int, default=0, metavar="N", help="(default 0)")
     t.add_argument("--limit", type=int, metavar="N", help="only the first N photos per split (quick trials)")
+    t.add_argument("--selection", default="341-400", metavar="FIRST-LAST",
+                   help="NUS photos that choose the best epoch; the rest of 001-400 trains, and 401-500 stays "
+                        "untouched for `saliency eval` (default 341-400; 401-500 is the earlier recipe)")
+    t.add_argument("--readout", type=int, default=-1, metavar="BLOCK",
+                   help="also read this dinov2-s block's patch tokens (e.g. 5, the block the IAS-ViT's first fusion "
+                        "follows; docs/DESIGN_NOTES.md); default -1: the CNN alone")
+    t.add_argument("--iasm-size", type=int, default=128, metavar="PX",
+                   help="the IASM's CNN input size (default 128)")
     e = _command(s, "eval", _saliency_eval,
                  "score saliency maps on the NUS and SALICON examples, with bootstrap intervals",
                  "asemllm saliency eval --json")
@@ -674,6 +704,7 @@ def _add_critic(sub) -> None:
     _add_critic_eval(c)
     _add_critic_compact(c)
     _add_critic_bundle(c)
+    _add_critic_coverage(c)
 
 
 def _add_critic_data(sub) -> None:
@@ -750,6 +781,16 @@ def _add_critic_bundle(sub) -> None:
                    help="copy even a critic whose measured.json misses the goals (experiments only)")
 
 
+def _add_critic_coverage(sub) -> None:
+    c = _command(sub, "coverage", _critic_coverage, "the share of PCCD's critique sentences whose topics the "
+                 "teacher's rules cover, overall and by topic (a keyword tagger; see docs/MEASUREMENTS.md)",
+                 "asemllm critic coverage --json",
+                 "asemllm critic coverage --data ../shared/data/pccd")
+    c.add_argument("--data", metavar="DIR",
+                   help="the folder holding guru_validation.json and guru_test.json (default ../shared/data/pccd)")
+    _json_flag(c, "the result as one line of JSON (default: a short table)")
+
+
 def _root_flag(p) -> None:
     p.add_argument("--root", metavar="DIR", help="the shared data folder (default ../shared/data)")
 
@@ -793,13 +834,21 @@ def _add_bench_generate(sub) -> None:
 
 
 def _add_bench_critique(sub) -> None:
-    c = _command(sub, "critique", _bench_critique, "seconds per photo of the critic, prefill/decode, peak memory",
-                 "asemllm bench critique --json", "asemllm bench critique --json --precision bf16")
+    c = _command(sub, "critique", _bench_critique, "seconds per photo of the critic, prefill/decode, peak memory; "
+                 "photos a minute one at a time and as a stream, against the LM-bound",
+                 "asemllm bench critique --json", "asemllm bench critique --json --precision bf16",
+                 "asemllm bench critique --json --folder photos/ --photos 64 --device cuda")
     _model_flag(c, "a trained model folder or 'teacher' (default: the bundled critic)")
     _batch_size_flag(c, 8, "photos per batch", old="--batch")
     _repeats_flag(c, 3)
     _threads_flag(c)
     _precision_flag(c)
+    c.add_argument("--folder", metavar="DIR",
+                   help="photos for the throughput part (default: NUS scene photos 401-500 in ../shared/data)")
+    c.add_argument("--photos", type=int, default=32, metavar="N",
+                   help="photos of the folder for the throughput part (default 32)")
+    c.add_argument("--rows", type=int, metavar="N", help="aspects the stream decodes at once (default 24)")
+    _device_flag(c)
     _json_flag(c, "one line of JSON")
 
 

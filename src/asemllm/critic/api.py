@@ -48,25 +48,62 @@ class Critic:
     def critique_batch(self, images, aspects=None, overlay_dir=None, seed: int = 0, names=None) -> list[dict]:
         """Several photos at once (one batched generation): a list of critique records. Timings are
         per photo (the batch's time divided by its size). Any unusable photo raises ValueError."""
-        from ..images import MIN_SIDE, load_image
-        from ..saliency.predict import predict_maps
-        from .attributes import measure
-        from .content import classify_batch
         from .teacher import ASPECTS
 
         t = {"start": time.perf_counter()}
-        photos = [load_image(im, min_side=MIN_SIDE) for im in images]
-        names = names or [str(im) if isinstance(im, (str, Path)) else "<image>" for im in images]
-        sals = predict_maps(self.iasm, photos, [(p.height, p.width) for p in photos])
-        t["saliency"] = time.perf_counter()
-        attrs = _on_the_cores(lambda p, s: measure(p, saliency=s), photos, sals)
-        contents = classify_batch(photos, sals)
+        names, photos, sals, attrs, contents, t_sal, t_attr = self._prepared(images, names)
+        t["saliency"] = t["start"] + t_sal
         t["attributes"] = time.perf_counter()
         aspects = list(aspects or ASPECTS)
         texts = self._texts(photos, attrs, contents, aspects, seed)
         t["critique"] = time.perf_counter()
         timings = _timings(t, len(photos))
         return [self._record(*row, overlay_dir, timings) for row in zip(names, photos, sals, attrs, contents, texts)]
+
+    def critique_stream(self, images, aspects=None, overlay_dir=None, seed: int = 0, names=None,
+                        chunk: int = 4, rows: int | None = None):
+        """Photos (any iterable, read as it goes) -> their critique records, in the same order, each
+        as soon as it and those before it are done: the records `critique_batch` gives (the same
+        texts, up to float ties). The photos are read, measured and encoded `chunk` at a time, and
+        their aspects decode as one stream (continuous batching, `AestheticCaptioner.stream_ids`):
+        up to `rows` aspects (default `generation.STREAM_ROWS`) at once, and as one ends the next
+        photo's take its place, so no row waits for the longest critique of a batch. Timings are per
+        photo: its chunk's saliency and attributes divided by the chunk's size, and for the
+        critique the stream's time from the record before to this one, less the saliency and
+        attributes measured meanwhile. Any unusable photo raises ValueError."""
+        from itertools import islice
+
+        images = iter(images)
+        names = iter(names) if names is not None else None
+        if self.model is None:  # the teacher: no language model to keep busy
+            while batch := list(islice(images, chunk)):
+                yield from self.critique_batch(batch, aspects, overlay_dir, seed,
+                                               names=list(islice(names, len(batch))) if names else None)
+            return
+        yield from _Stream(self, images, names, aspects, overlay_dir, seed, max(1, chunk), rows).records()
+
+    def _prepared(self, images, names):
+        """Photos -> (names, the loaded photos, their saliency maps, measured attributes, content
+        labels, seconds of the saliency, seconds of the attributes and content)."""
+        from ..images import MIN_SIDE, load_image
+        from ..saliency.predict import predict_maps
+        from .attributes import measure
+        from .content import classify_batch
+
+        t0 = time.perf_counter()
+        photos = [load_image(im, min_side=MIN_SIDE) for im in images]
+        names = names or [str(im) if isinstance(im, (str, Path)) else "<image>" for im in images]
+        sals = predict_maps(self.iasm, photos, [(p.height, p.width) for p in photos])
+        t1 = time.perf_counter()
+        attrs = _on_the_cores(lambda p, s: measure(p, saliency=s), photos, sals)
+        contents = classify_batch(photos, sals)
+        return names, photos, sals, attrs, contents, t1 - t0, time.perf_counter() - t1
+
+    def _tidy(self, texts: dict, attrs, label) -> dict:
+        """A photo's decoded texts by aspect as shown: checked against its numbers (a model trained
+        on the teacher's findings), the subject named."""
+        tidy = as_checked if self.model.config.findings else (lambda text, _: text.strip())
+        return {a: name_subject(tidy(t, attrs), label) for a, t in texts.items()}
 
     def _record(self, name, photo, sal, attrs, content, texts, overlay_dir, timings) -> dict:
         from .content import subject_phrase
@@ -79,6 +116,7 @@ class Critic:
                 "claims": {a: claim_map(t, attrs) for a, t in texts.items()},
                 "attributes": {k: {"value": a.value, "unit": a.unit, "level": a.level} for k, a in attrs.items()},
                 "content": {"label": content.label, "confidence": content.confidence, "top5": content.top5,
+                            "name": subject_phrase(content),  # what the critique calls it (None: "the subject")
                             "named_in_critique": subject_phrase(content) is not None},
                 "saliency": {"overlay": _overlay(name, photo, sal, overlay_dir), "peak": [peak[1], peak[0]]},
                 "model": self.name, "timings": timings}
@@ -103,9 +141,68 @@ class Critic:
             prompts = findings_prompts(self.model, chunk, aspects, encoded)
             gen = self.model.generate(chunk, prompts, max_new_tokens=96, repeat=len(aspects), encoded=encoded)
             out += [dict(zip(aspects, gen[j * len(aspects):(j + 1) * len(aspects)])) for j in range(len(chunk))]
-        tidy = as_checked if self.model.config.findings else (lambda text, _: text.strip())
-        return [{a: name_subject(tidy(t, at), label) for a, t in texts.items()}
-                for texts, at, label in zip(out, attrs, labels)]
+        return [self._tidy(texts, at, label) for texts, at, label in zip(out, attrs, labels)]
+
+
+class _Stream:
+    """`Critic.critique_stream` with a language model: photos read, measured and encoded a chunk
+    at a time, as the decoding stream asks for the next photo; records given back in input order."""
+
+    def __init__(self, critic: Critic, images, names, aspects, overlay_dir, seed, chunk: int, rows):
+        from ..model.generation import STREAM_ROWS
+        from .teacher import ASPECTS
+
+        self.critic, self.images, self.names = critic, images, names
+        self.aspects = list(aspects or ASPECTS)
+        self.overlay_dir, self.seed, self.chunk, self.rows = overlay_dir, seed, chunk, rows or STREAM_ROWS
+        self.photos: dict[int, tuple] = {}  # photo number -> (name, photo, sal, attrs, content, label, timings)
+        self.measured = 0.0  # seconds of saliency and attributes since the last record
+
+    def requests(self):
+        """(photo number, None, its prompts, its encoding) per photo, a chunk prepared at a time."""
+        from itertools import islice
+
+        import torch
+
+        from .content import subject_phrase
+        from .findings import prompts as findings_prompts
+        from ..model.captioner import Encoded
+
+        model, n = self.critic.model, 0
+        while batch := list(islice(self.images, self.chunk)):
+            given = list(islice(self.names, len(batch))) if self.names is not None else None
+            names, photos, sals, attrs, contents, t_sal, t_attr = self.critic._prepared(batch, given)
+            self.measured += t_sal + t_attr
+            timings = {"saliency": round(t_sal / len(photos), 3), "attributes": round(t_attr / len(photos), 3)}
+            with torch.no_grad():
+                encoded = model.encode(photos)  # once: for the findings and the prompts
+            prompts = findings_prompts(model, photos, self.aspects, encoded)
+            k = len(self.aspects)
+            for j, row in enumerate(zip(names, photos, sals, attrs, contents)):
+                self.photos[n] = (*row, subject_phrase(row[4]), timings)
+                one = Encoded(*(None if x is None else x[j:j + 1] for x in encoded))
+                yield n, None, prompts[j * k:(j + 1) * k], one
+                n += 1
+
+    def records(self):
+        from ..model.generation import Sampling
+
+        critic, tokenizer = self.critic, self.critic.model.tokenizer
+        finished, next_out, since = {}, 0, time.perf_counter()
+        for n, ids in critic.model.stream_ids(self.requests(), Sampling(max_new_tokens=96), rows=self.rows):
+            name, photo, sal, attrs, content, label, timings = self.photos.pop(n)
+            texts = dict(zip(self.aspects, tokenizer.batch_decode(ids, skip_special_tokens=True)))
+            finished[n] = (name, photo, sal, attrs, content, critic._tidy(texts, attrs, label), timings)
+            while next_out in finished:
+                name, photo, sal, attrs, content, texts, timings = finished.pop(next_out)
+                now = time.perf_counter()
+                spent = max(0.0, now - since - self.measured)
+                self.measured = 0.0
+                took = timings | {"critique": round(spent, 3)}
+                took["total"] = round(sum(took.values()), 3)
+                yield critic._record(name, photo, sal, attrs, content, texts, self.overlay_dir, took)
+                next_out += 1
+                since = time.perf_counter()  # the time the caller spends on a record is not the critic's
 
 
 def _on_the_cores(fn, *columns) -> list:
@@ -134,8 +231,9 @@ def as_checked(text: str, attributes: dict) -> str:
 
 
 def name_subject(text: str, label: str | None) -> str:
-    """The model (like the teacher without a label) says "the subject"; name it when the classifier
-    is confident: "the subject is centred" -> "the tabby is centred"."""
+    """The model (like the teacher without a label) says "the subject"; name it by its coarse name
+    when the classifier is confident of it (`content.subject_phrase`): "the subject is centred" ->
+    "the cat is centred"."""
     if not label:
         return text
     return re.sub(r"\b([Tt])he subject\b", lambda m: f"{m.group(1)}he {label}", text)

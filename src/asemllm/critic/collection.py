@@ -274,7 +274,8 @@ def _message(image: str, e: Exception) -> str:
 
 
 class Critiquer:
-    """Ray actor: the critic, loaded once, critiquing a batch of decoded photos per call. Rows that
+    """Ray actor: the critic, loaded once, critiquing a batch of decoded photos per call as one
+    stream (their aspects decode in a pool that is refilled as critiques end). Rows that
     came with an error pass through; a batch that raises is critiqued photo by photo, so one bad
     photo becomes one error row."""
 
@@ -301,7 +302,9 @@ class Critiquer:
         if not photos:
             return []
         try:
-            return self.critic.critique_batch(photos, aspects=self.aspects, names=names)
+            # one decoding stream over the batch: a photo's aspects take the rows the ended ones
+            # left, instead of the batch waiting for its longest critique (Critic.critique_stream)
+            return list(self.critic.critique_stream(photos, aspects=self.aspects, names=names, chunk=len(photos)))
         except Exception as e:  # noqa: BLE001 - find the photo that raised, keep the others
             if len(photos) == 1:
                 return [{"image": names[0], "error": _message(names[0], e)}]

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
-from .generation import PASS_COST_TOKENS, Prefix, Sampling, decode, keeps_logits, length_groups, positions
+from .generation import (PASS_COST_TOKENS, STREAM_ROWS, Job, Prefix, Sampling, decode, decode_stream, keeps_logits,
+                         length_groups, positions)
 from .iasm import IASM, SOURCES, ablation_density, saliency_features, saliency_tokens
 from .ias_vit import IASViT
 from .language_model import splice_image_embeddings
@@ -123,15 +124,24 @@ class AestheticCaptioner(nn.Module):
         source = self.config.saliency
         if source not in SOURCES:
             raise ValueError(f"unknown saliency source {source!r}; choose one of {SOURCES}")
-        sal, log_density, density = None, None, None
+        made = {}
+
+        def saliency(vit=None):
+            """The IASM's map (reading the ViT's readout-block tokens when it has a readout) ->
+            the saliency tokens the fusion blocks read."""
+            out = self.iasm(pixels, vit)
+            made["log_density"] = out.log_density
+            made["density"] = out.grid_density if source == "iasm" else ablation_density(source, out.grid_density)
+            return saliency_tokens(saliency_features(out.decoder, made["density"]), self.config.fusion.kv_grid)
+
+        sal = None
         if source != "none":
-            out = self.iasm(pixels)
-            log_density = out.log_density
-            density = out.grid_density if source == "iasm" else ablation_density(source, out.grid_density)
-            sal = saliency_tokens(saliency_features(out.decoder, density), self.config.fusion.kv_grid)
+            # a readout IASM runs inside the ViT's pass, on the tokens of its readout block (IASViT)
+            sal = saliency if self.iasm.reads_vit else saliency()
         patches, detail = self.vision(pixels, sal)  # (B, g*g, C) each
+        density = made.get("density")
         tokens = self.projector(patches, self.vision.grid, detail, self._patch_density(density, pixels))
-        return View(tokens, pixels, log_density, density, photos)
+        return View(tokens, pixels, made.get("log_density"), density, photos)
 
     def _patch_density(self, density: torch.Tensor | None, images: torch.Tensor) -> torch.Tensor | None:
         """The saliency density per ViT patch (B, g*g), mean 1; uniform without saliency."""
@@ -269,6 +279,21 @@ class AestheticCaptioner(nn.Module):
         return decode(self.lm, rest, mask, self._eos_ids(), self.tokenizer.pad_token_id, sampling,
                       use_cache=use_cache, generator=gen, prefix=prefix, vocab=self.output_ids,
                       drafters=self._drafters(prompts, sampling, use_cache))
+
+    def stream_ids(self, requests, sampling: Sampling, rows: int = STREAM_ROWS, seed: int | None = None):
+        """Requests (tag, image, its prompts, its `Encoded` or None), an iterable read as decoding
+        has room -> (tag, each prompt's new token ids as a list) as each request's last prompt
+        ends: continuous batching (`generation.decode_stream`), up to `rows` prompts decoding at
+        once. An image's prompts share its prefix, as in `generate_ids(image, prompts,
+        repeat=len(prompts))`, whose tokens these are when greedy (up to float ties)."""
+        def jobs():
+            for tag, image, prompts, encoded in requests:
+                prefix, rest, mask = self._prefix_embed(image, prompts, len(prompts), encoded)
+                yield Job(tag, rest, mask, prefix.embeds, self._drafters(prompts, sampling, True))
+
+        gen = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
+        return decode_stream(self.lm, jobs(), self._eos_ids(), sampling, self.tokenizer.pad_token_id, rows=rows,
+                             generator=gen, vocab=self.output_ids)
 
     def _drafters(self, prompts: list[str], sampling: Sampling, use_cache: bool):
         """Each prompt's guesser of its next tokens, when decoding can check guesses (greedy, cached)."""

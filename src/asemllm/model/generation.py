@@ -303,3 +303,218 @@ def _new_cache():
     from .kv_cache import roomy_cache
 
     return roomy_cache()
+
+
+# ---- continuous batching: a stream of jobs through one pool of live rows ------------------------
+
+# Rows a stream keeps decoding at once (asemllm.critic's photos: 7 aspects each). Enough that a pass
+# reads a few dozen tokens (rows x their guesses, `drafting.DRAFT_TOKENS`), few enough that rows
+# still get guesses checked in the same pass.
+STREAM_ROWS = 24
+
+
+class Job(NamedTuple):
+    """Rows that finish together for the caller (a photo's aspects), decoded as part of a stream."""
+    tag: object  # handed back with the job's tokens
+    embeds: torch.Tensor  # (k, T, D) what follows the prefix in each row, left-padded
+    mask: torch.Tensor  # (k, T)
+    prefix: torch.Tensor | None = None  # (1, Tp, D) the start all k rows share, or None
+    drafters: list | None = None  # a `drafting.Drafter` per row, or None
+
+
+@torch.no_grad()
+def decode_stream(lm: nn.Module, jobs, eos_ids: set[int], s: Sampling, pad_id: int, rows: int = STREAM_ROWS,
+                  generator: torch.Generator | None = None, vocab: torch.Tensor | None = None):
+    """Jobs (an iterable, read lazily) -> (tag, each row's new tokens as a list) per job, as each
+    job's last row ends: continuous batching. A pool of up to `rows` live rows decodes together
+    (each job is admitted whole, so one larger than `rows` runs alone); as rows end, the next
+    jobs' rows are prefilled and joined to the pool instead of the pool waiting for its longest
+    row. Greedy, each row's tokens are those `decode` writes for it in a batch (up to float ties:
+    a row's padding and neighbours differ), drafts included. With the cache only."""
+    pool = _Pool(lm, eos_ids, s, pad_id, generator, vocab)
+    jobs = iter(jobs)
+    waiting = next(jobs, None)
+    while True:
+        admitted, live = [], pool.live_rows()
+        while waiting is not None and (live + waiting.embeds.shape[0] <= rows or not (live or admitted)):
+            admitted.append(waiting)
+            live += waiting.embeds.shape[0]
+            waiting = next(jobs, None)
+        if admitted:
+            pool.admit(admitted)
+        elif pool.dead_rows() > len(pool.live) // 4:
+            pool.drop()  # as in `decode`: a quarter at a time, each leaving copies the cache
+        yield from pool.finished()
+        if not pool.live_rows():
+            if waiting is None:
+                return
+            continue
+        pool.step()
+        yield from pool.finished()
+
+
+class _Pool:
+    """The live rows of a stream: their cache, mask, last tokens, which have ended, and their jobs.
+    Rows are numbered in the order they were admitted (`_Rows` keeps their tokens by number)."""
+
+    def __init__(self, lm, eos_ids, s: Sampling, pad_id: int, generator, vocab):
+        self.lm, self.step_fn, self.s, self.pad_id = lm, _Step(lm), s, pad_id
+        self.generator, self.vocab = generator, vocab
+        self.rows = _Rows(0, eos_ids, s)
+        self.live = torch.zeros(0, dtype=torch.long)  # row number of each pool row
+        self.done = torch.zeros(0, dtype=torch.bool)  # pool rows that ended (still in the cache)
+        self.tok = self.mask = self.cache = None
+        self.drafters: dict[int, object] = {}  # row number -> its drafter
+        self.job_of: dict[int, int] = {}  # row number -> job number
+        self.jobs: dict[int, tuple[object, list[int], int]] = {}  # job number -> (tag, its rows, rows still going)
+        self.admitted = 0  # jobs so far: the next job's number
+        self.ended: list[int] = []  # rows ended since `finished` last looked
+
+    def live_rows(self) -> int:
+        return int((~self.done).sum())
+
+    def dead_rows(self) -> int:
+        return int(self.done.sum())
+
+    def admit(self, jobs: list[Job]) -> None:
+        """Prefill the jobs' rows (a group of jobs per prefix length, each prefix read once), choose
+        and emit each one's first token, and join them to the pool; ended rows leave it."""
+        by_width: dict[int, list[Job]] = {}
+        for job in jobs:
+            by_width.setdefault(-1 if job.prefix is None else job.prefix.shape[1], []).append(job)
+        for group in by_width.values():
+            self._admit(group)
+
+    def _admit(self, jobs: list[Job]) -> None:
+        k = [j.embeds.shape[0] for j in jobs]
+        width = max(j.embeds.shape[1] for j in jobs)
+        rest = torch.cat([_left_padded(j.embeds, width) for j in jobs])
+        rest_mask = torch.cat([_left_padded(j.mask, width) for j in jobs])
+        prefix = None
+        if jobs[0].prefix is not None:
+            each = torch.tensor(k, device=rest.device)
+            prefix = Prefix(torch.cat([j.prefix for j in jobs]), torch.arange(len(jobs), device=rest.device)
+                            .repeat_interleave(each))
+        logits, cache, mask = _prefill(self.step_fn, rest, rest_mask, prefix)
+        tok = _chosen(logits, self.s, self.generator, self.vocab)[:, 0]
+        first = len(self.rows.tokens)
+        numbers = torch.arange(first, first + sum(k))
+        self.rows.tokens.extend([] for _ in range(sum(k)))
+        at = first
+        for job in jobs:
+            n = job.embeds.shape[0]
+            self.jobs[self.admitted] = (job.tag, list(range(at, at + n)), n)
+            for i in range(n):
+                self.job_of[at + i] = self.admitted
+                if job.drafters is not None:
+                    self.drafters[at + i] = job.drafters[i]
+            self.admitted += 1
+            at += n
+        self._join(cache, mask, tok, numbers)
+        self.done[-len(numbers):] = self._emit(numbers, tok, torch.zeros(len(numbers), dtype=torch.bool))
+
+    def _join(self, cache, mask, tok, numbers) -> None:
+        """Add prefilled rows to the pool: the pool's live rows and the new ones, each side padded
+        on the left to the longer (the padding is masked, so no row's positions move)."""
+        keep = (~self.done).nonzero().squeeze(1)
+        if self.cache is None or not len(keep):
+            self.cache, self.mask, self.tok, self.live = cache, mask, tok, numbers
+            self.done = torch.zeros(len(numbers), dtype=torch.bool)
+            return
+        on = keep.to(self.mask.device)
+        old_mask = self.mask[on]
+        cut = _first_used(old_mask)
+        old_mask = old_mask[:, cut:]
+        width = max(old_mask.shape[1], mask.shape[1])
+        self.cache = _stacked(self.cache, on, cut, cache, width)
+        self.mask = torch.cat([_left_padded(old_mask, width), _left_padded(mask, width)])
+        self.tok = torch.cat([self.tok[on], tok])
+        self.live = torch.cat([self.live[keep], numbers])
+        self.done = torch.zeros(len(self.live), dtype=torch.bool)
+
+    def drop(self) -> None:
+        """Ended rows leave the pool; columns that only they used leave with them."""
+        from .kv_cache import crop_left
+
+        keep = (~self.done).nonzero().squeeze(1)
+        on = keep.to(self.mask.device)
+        self.cache.batch_select_indices(on)
+        mask = self.mask[on]
+        cut = _first_used(mask)
+        if cut:
+            crop_left(self.cache, cut)
+        self.mask, self.tok, self.live, self.done = mask[:, cut:], self.tok[on], self.live[keep], self.done[keep]
+
+    def step(self) -> None:
+        """One pass over every pool row: its last token and, greedy, its guesses of the next."""
+        from .drafting import guesses_per_row
+
+        s = self.s
+        k = guesses_per_row(len(self.live)) if self.drafters and not s.do_sample else 0
+        drafts = [[] if d or r not in self.drafters else self.drafters[r].propose(self.rows.tokens[r], k)
+                  for r, d in zip(self.live.tolist(), self.done.tolist())] if k > 0 else [[]] * len(self.live)
+        ids, new_mask = _with_drafts(self.tok, drafts, self.pad_id)
+        self.mask = torch.cat([self.mask, new_mask], dim=1)
+        logits = self.step_fn(self.lm.get_input_embeddings()(ids), self.mask, self.cache, keep=ids.shape[1])
+        chosen = _chosen(logits, s, self.generator, self.vocab)
+        before = self.done.clone()
+        tok, self.mask, ended = _checked(self.rows, self.live, drafts, chosen, self.mask, self.cache)
+        self.tok = tok
+        self.done = self._emit(self.live, tok, self.done | ended, before)
+
+    def _emit(self, numbers, tok, done, before=None) -> torch.Tensor:
+        """Emit each row's chosen token (unless ended) -> the rows' updated `done`; the rows that
+        ended since `before` are noted for `finished`."""
+        after = self.rows.emit(numbers, tok, done)
+        before = torch.zeros_like(after) if before is None else before
+        self.ended += numbers[after & ~before].tolist()
+        return after
+
+    def finished(self):
+        """(tag, its rows' tokens) of each job whose last row ended since the last look, in order of
+        admission; their tokens are let go."""
+        out = []
+        for r in self.ended:
+            j = self.job_of.pop(r)
+            self.drafters.pop(r, None)
+            tag, numbers, going = self.jobs[j]
+            self.jobs[j] = (tag, numbers, going - 1)
+            if going == 1:
+                out.append(j)
+        self.ended = []
+        for j in sorted(out):
+            tag, numbers, _ = self.jobs.pop(j)
+            texts = [self.rows.tokens[r] for r in numbers]
+            for r in numbers:
+                self.rows.tokens[r] = None
+            yield tag, texts
+
+
+def _first_used(mask: torch.Tensor) -> int:
+    """The first column any row of `mask` (b, T) uses (T when none does)."""
+    used = mask.any(0).nonzero()
+    return int(used[0]) if len(used) else mask.shape[1]
+
+
+def _left_padded(t: torch.Tensor, width: int, dim: int = 1) -> torch.Tensor:
+    """t with `width` positions along `dim`: zeros put in front of its own."""
+    gap = width - t.shape[dim]
+    if gap == 0:
+        return t
+    shape = list(t.shape)
+    shape[dim] = gap
+    return torch.cat([t.new_zeros(shape), t], dim=dim)
+
+
+def _stacked(old, rows: torch.Tensor, cut: int, new, width: int):
+    """`rows` of cache `old` from column `cut` on, then all of cache `new`: one cache
+    (len(rows) + b_new, H, width, d), each part padded on the left with zero columns (masked).
+    Both are used up layer by layer, so the three are not all in memory at once."""
+    out = _new_cache()
+    for i in range(len(old.layers)):
+        a, old.layers[i] = old.layers[i], None
+        b, new.layers[i] = new.layers[i], None
+        keys = [a.keys[rows][:, :, cut:], b.keys]
+        values = [a.values[rows][:, :, cut:], b.values]
+        out.update(*(torch.cat([_left_padded(t, width, dim=2) for t in ts]) for ts in (keys, values)), i)
+    return out

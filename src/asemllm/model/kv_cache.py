@@ -71,3 +71,10 @@ def crop(cache: Cache, length: int) -> None:
     The kept part is a view of the same buffer, so the next write lands right after it."""
     for layer in cache.layers:
         layer.keys, layer.values = layer.keys[:, :, :length], layer.values[:, :, :length]
+
+
+def crop_left(cache: Cache, start: int) -> None:
+    """Drop every layer's first `start` positions (columns no row uses any more). The next write
+    finds the keys no longer at their buffer's start and moves them into a new one."""
+    for layer in cache.layers:
+        layer.keys, layer.values = layer.keys[:, :, start:], layer.values[:, :, start:]
