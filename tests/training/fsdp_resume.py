@@ -82,6 +82,7 @@ def main(config: str) -> None:
         from safetensors.torch import save_file
 
         save_file(checkpoints.trainable_state(model, full), str(out / "final.safetensors"))
+    dist.barrier()  # no rank tears the group down while another still uses it (gloo aborts at exit)
     dist.destroy_process_group()
 
 
