@@ -12,22 +12,9 @@ from asemllm.critic.measures import processing as P
 PHOTOS = ["nus-401", "nus-426", "nus-461", "mate-TwoWings", "mate-GreenMeadow", "skimage-coffee"]
 
 
-def _open(shared_data, name):
-    from asemllm.critic.dataset import Photo, evaluation_photos, open_photo
-
-    if name.startswith("nus-"):
-        photo = next(p for p in evaluation_photos(shared_data) if p.id == name)
-    elif name.startswith("skimage-"):
-        photo = Photo(name, f"skimage:{name.split('-', 1)[1]}")
-    else:
-        sub, stem = name.split("-", 1)
-        photo = Photo(name, str(shared_data / "photos" / sub / f"{stem}.jpg"))
-    return open_photo(photo, side=1024)
-
-
 @pytest.fixture(scope="module")
-def photos(shared_data):
-    return {n: _open(shared_data, n) for n in PHOTOS}
+def photos(open_check_photo):
+    return {n: open_check_photo(n) for n in PHOTOS}
 
 
 def _values(image):
