@@ -18,3 +18,4 @@ def open_check_photo(shared_data):
         return open_photo(photo, side=1024)
 
     return opened
+

@@ -5,6 +5,7 @@ import random
 
 import numpy as np
 import pytest
+from measured_photos import measured
 
 from asemllm.critic.measures import harmony as H
 
@@ -16,18 +17,9 @@ def photos(open_check_photo):
     return {n: open_check_photo(n) for n in PHOTOS}
 
 
-def _values(image, saliency=None):
-    from asemllm.critic.attributes import measure
-    from asemllm.critic.teacher import values
-
-    sal = np.ones((image.height, image.width)) if saliency is None else saliency
-    attrs = measure(image, saliency=sal)
-    return attrs, values(attrs)
-
-
 @pytest.fixture(scope="module")
 def untouched(photos):
-    return {n: _values(im)[1] for n, im in photos.items()}
+    return {n: measured(im)[1] for n, im in photos.items()}
 
 
 def _states(attrs, rule_id):
@@ -40,7 +32,7 @@ def _states(attrs, rule_id):
 
 def test_hues_pulled_into_one_sector_fit_the_analogous_template(photos, untouched):
     for name, image in photos.items():
-        attrs, after = _values(H.pull_hues(image, 60.0))
+        attrs, after = measured(H.pull_hues(image, 60.0))
         assert after["hue_fit_analogous"] < H.FITS, name
         assert after["hue_fit_analogous"] <= untouched[name]["hue_fit_analogous"], name
         assert _states(attrs, "harmony.analogous"), name
@@ -52,7 +44,7 @@ def _best(v):
 
 def test_hues_scattered_round_the_wheel_fit_no_template(photos, untouched):
     for name, image in photos.items():
-        attrs, after = _values(H.scatter_hues(image, 90.0))
+        attrs, after = measured(H.scatter_hues(image, 90.0))
         assert after["hue_fit_analogous"] - untouched[name]["hue_fit_analogous"] >= 15.0, name
         assert _best(after) - _best(untouched[name]) >= 5.0, name
         assert _states(attrs, "harmony.clash") == (_best(after) >= H.CLASHES), name
@@ -62,7 +54,7 @@ def test_a_small_patch_of_a_far_hue_is_an_accent(photos, untouched):
     for name, image in photos.items():
         sal = np.zeros((image.height, image.width))
         sal[image.height // 3, image.width // 3] = 1.0  # the patch goes on a thirds point
-        attrs, after = _values(H.accent_patch(image, sal, share=0.015), sal)
+        attrs, after = measured(H.accent_patch(image, sal, share=0.015), sal)
         gained = after["colour_accent"] - untouched[name]["colour_accent"]
         assert 0.5 <= gained <= 2.0, (name, gained)  # about the 1.5% painted
         accent = next(r for r in H.RULES if r.id == "harmony.accent")
@@ -85,5 +77,5 @@ def test_a_grey_photo_has_no_hue_harmony():
     cam = np.repeat(data.camera()[..., None], 3, axis=2)
     from PIL import Image
 
-    _, v = _values(Image.fromarray(cam))
+    _, v = measured(Image.fromarray(cam))
     assert not [k for k in v if k.startswith("hue_fit_") or k == "colour_accent"]

@@ -5,6 +5,7 @@ import random
 
 import numpy as np
 import pytest
+from measured_photos import measured
 
 from asemllm.critic.measures import motion as M
 
@@ -17,15 +18,6 @@ def photos(open_check_photo):
     return {n: open_check_photo(n) for n in PHOTOS}
 
 
-def _values(image):
-    """All measured values, with a uniform saliency map (the motion measures do not read it)."""
-    from asemllm.critic.attributes import measure
-    from asemllm.critic.teacher import values
-
-    attrs = measure(image, saliency=np.ones((image.height, image.width)))
-    return attrs, values(attrs)
-
-
 def _gap(a, b):
     d = abs(a - b) % 180
     return min(d, 180 - d)
@@ -36,9 +28,9 @@ def test_a_streak_reads_in_its_direction_and_is_called_camera_shake(photos):
 
     rng = random.Random(0)
     for name, image in photos.items():
-        _, before = _values(image)
+        _, before = measured(image)
         angle = rng.uniform(0, 180)
-        attrs, after = _values(M.motion_blur(image, M.streak_length(image), angle))
+        attrs, after = measured(M.motion_blur(image, M.streak_length(image), angle))
         assert after["motion_blur"] >= M.STREAKED and after["motion_blur"] - before["motion_blur"] >= 4, name
         assert _gap(after["motion_direction"], angle) <= 20, (name, angle, after["motion_direction"])
         said = critique(attrs, "use_of_camera", random.Random(1))
@@ -49,21 +41,21 @@ def test_a_streak_reads_in_its_direction_and_is_called_camera_shake(photos):
 @pytest.mark.parametrize("angle, expected", [(0.0, 0.0), (90.0, 90.0), (45.0, 45.0), (135.0, 135.0)])
 def test_the_direction_follows_the_display_convention(photos, angle, expected):
     image = photos["mate-GreenMeadow"]
-    _, after = _values(M.motion_blur(image, 20, angle))
+    _, after = measured(M.motion_blur(image, 20, angle))
     assert _gap(after["motion_direction"], expected) <= 10, after["motion_direction"]
 
 
 def test_defocus_of_the_same_strength_is_soft_but_not_motion(photos):
     for name, image in photos.items():
-        _, before = _values(image)
-        _, after = _values(M.defocus(image, M.streak_length(image) / 12 ** 0.5))
+        _, before = measured(image)
+        _, after = measured(M.defocus(image, M.streak_length(image) / 12 ** 0.5))
         assert after["sharpness"] < 0.5 * before["sharpness"], name  # the blur is real
         assert not M.RULES[0].holds(after), (name, after["motion_blur"], after["cross_detail"])
 
 
 def test_untouched_photos_are_steady(photos):
     for name, image in photos.items():
-        _, v = _values(image)
+        _, v = measured(image)
         assert v["motion_blur"] < M.STEADY, (name, v["motion_blur"])
         assert not [r.id for r in M.RULES if r.problem and r.holds(v)], name
 

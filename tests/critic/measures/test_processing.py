@@ -5,6 +5,7 @@ import random
 
 import numpy as np
 import pytest
+from measured_photos import measured
 
 from asemllm.critic.measures import processing as P
 
@@ -17,17 +18,9 @@ def photos(open_check_photo):
     return {n: open_check_photo(n) for n in PHOTOS}
 
 
-def _values(image):
-    from asemllm.critic.attributes import measure
-    from asemllm.critic.teacher import values
-
-    attrs = measure(image, saliency=np.ones((image.height, image.width)))
-    return attrs, values(attrs)
-
-
 @pytest.fixture(scope="module")
 def untouched(photos):
-    return {n: _values(im)[1] for n, im in photos.items()}
+    return {n: measured(im)[1] for n, im in photos.items()}
 
 
 def _states(attrs, rule_id, aspect="color_lighting"):
@@ -41,7 +34,7 @@ def _states(attrs, rule_id, aspect="color_lighting"):
 @pytest.mark.parametrize("stops", [1.0, 2.0])
 def test_a_vignette_reads_as_its_stops(photos, untouched, stops):
     for name, image in photos.items():
-        _, after = _values(P.vignette(image, stops))
+        _, after = measured(P.vignette(image, stops))
         gained = after["vignette"] - untouched[name]["vignette"]
         assert abs(gained - stops) <= 0.35 * stops, (name, gained)
 
@@ -49,7 +42,7 @@ def test_a_vignette_reads_as_its_stops(photos, untouched, stops):
 def test_a_vignette_on_even_corners_is_stated(photos, untouched):
     stated = 0
     for name, image in photos.items():
-        attrs, after = _values(P.vignette(image, 1.0))
+        attrs, after = measured(P.vignette(image, 1.0))
         stated += _states(attrs, "processing.vignette") == (after["vignette"] >= P.VIGNETTE_HEAVY)
     assert stated == len(photos)  # the teacher says it exactly when the value crosses the threshold
 
@@ -58,23 +51,23 @@ def test_doubled_saturation_reads_as_clipped_colour(photos, untouched):
     for name, image in photos.items():
         if untouched[name]["colourfulness"] < P.SATURATE_APPLIES:
             continue
-        attrs, after = _values(P.saturate(image, 2.0))
+        attrs, after = measured(P.saturate(image, 2.0))
         assert after["oversaturation"] - untouched[name]["oversaturation"] >= P.SATURATE_READ, name
         assert after["oversaturation"] >= P.OVERSATURATED and _states(attrs, "processing.oversaturated"), name
         # a gentle boost stays well under it
-        _, mild = _values(P.saturate(image, 1.15))
+        _, mild = measured(P.saturate(image, 1.15))
         assert mild["oversaturation"] < after["oversaturation"] / 2, name
 
 
 @pytest.mark.parametrize("edit", ["oversharpen", "tone_map"])
 def test_halo_edits_raise_the_overshoot(photos, untouched, edit):
     for name, image in photos.items():
-        _, after = _values(getattr(P, edit)(image))
+        _, after = measured(getattr(P, edit)(image))
         assert after["halo"] - untouched[name]["halo"] >= P.HALO_READ, (name, edit, after["halo"])
 
 
 def test_strong_sharpening_of_a_crisp_photo_is_called_halos(photos):
-    attrs, after = _values(P.oversharpen(photos["nus-401"], radius=2.5, amount=3.0))
+    attrs, after = measured(P.oversharpen(photos["nus-401"], radius=2.5, amount=3.0))
     assert after["halo"] >= P.HALOS and _states(attrs, "processing.halos")
 
 
