@@ -81,6 +81,32 @@ def test_relight_from_one_side_reads_about_a_stop(photos, angle, way, rule):
     assert len(said) >= len(rows) - 2, said  # photos lit hard from the other side may stay below
 
 
+def test_relight_and_backlight_read_with_the_saliency_predicted_again(photos):
+    """As in use: the edited photo's saliency is predicted anew (a relit subject draws the gaze to
+    its lit side, a darkened one loses some of it to the surround), and the edit still reads."""
+    def fresh(edit):
+        return [(name, before, values(edit(im, sal), None)) for name, im, sal, before in photos]
+
+    left = fresh(lambda im, sal: L.relight(im, sal, 1.0, 180.0))
+    right = fresh(lambda im, sal: L.relight(im, sal, 1.0, 0.0))
+    back = fresh(lambda im, sal: L.backlight_edit(im, sal, 2.0))
+    n = len(photos)
+    assert sum(a["light_side"] - b["light_side"] <= -0.6 for _, b, a in left) >= n - 1
+    assert sum(a["light_side"] - b["light_side"] >= 0.6 for _, b, a in right) >= n - 1
+    assert sum(a["light_backlight"] - b["light_backlight"] >= 1.0 for _, b, a in back) >= n - 1
+
+
+def test_warm_light_reads_warm_where_its_red_clips():
+    """A warm highlight clips its red channel first; it must still read as warm light, not be left
+    out for a neutral grey."""
+    from PIL import Image
+
+    rgb = np.full((200, 300, 3), 110, dtype=np.uint8)
+    rgb[:, 200:] = (255, 205, 140)  # sunlit, red clipped, blue far below it
+    v = values(Image.fromarray(rgb), np.ones((200, 300)))
+    assert v["light_warmth"] >= L.GOLDEN_WARMTH, v["light_warmth"]
+
+
 def test_darkened_subject_reads_as_backlit(photos):
     rows = edited(photos, lambda im, sal: L.backlight_edit(im, sal, 2.0))
     for name, b, a in rows:

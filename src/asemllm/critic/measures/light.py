@@ -5,13 +5,13 @@ subject region (the smallest set of pixels holding half the saliency):
 
 - `light_side`, `light_top`: stops by which the right half of the subject is brighter than its left
   half (top half than its bottom half), read on the illumination layer (log2 linear luminance
-  smoothed over 2% of the frame, so texture and small reflectance changes average out), each half
-  weighted by how much of it is subject. Side light puts half a stop or more between the halves; a
-  frontal light leaves both alike. Reflectance still counts: a subject dark on one side reads as
+  smoothed over 2% of the frame, so texture and small reflectance changes average out), each
+  pixel weighted by its saliency and the halves split at the saliency's centroid. Side light puts
+  half a stop or more between the halves; a frontal light leaves both alike. Reflectance still counts: a subject dark on one side reads as
   lit from the other.
-- `light_backlight`: stops by which the surround (a ring 8% of the frame wide around the subject)
-  is brighter than the subject: the subject against the light. `light_subject_tone`: the subject's
-  median luma, which tells a silhouette (near black) from a backlit subject that still holds detail.
+- `light_backlight`: stops by which the surround (a ring 8% of the frame wide around the subject's
+  core, the region holding 40% of the saliency) is brighter than the core: the subject against
+  the light. `light_subject_tone`: the subject's median luma, which tells a silhouette (near black) from a backlit subject that still holds detail.
 - `light_hardness`: stops (RMS) of the illumination layer's band-pass between 1% and 8% of the
   frame on and around the subject: hard light casts shadows whose edges and depth show in that band,
   soft light spreads every transition wider than it. The band starts above the scale of ordinary
@@ -20,7 +20,7 @@ subject region (the smallest set of pixels holding half the saliency):
   (luma < 0.3), -1..1: high key near +1, low key near -1. It is a distribution of tones (a style),
   not the exposure offset the core `exposure_ev` reads (an error).
 - `light_warmth`: log2 of red over blue (linear light) in the highlights (the brightest tenth of
-  the unclipped pixels): the colour of the key light itself.
+  the pixels not clipped to white): the colour of the key light itself.
 - `light_flare`: the blacks near the brightest area: the lowest "grey floor" (5th percentile of
   min(R, G, B), sRGB 0-1, times one minus the mean saturation) of the grid cells near it. Veiling
   glare from a light in or at the edge of the frame lifts every black around it and washes out its
@@ -61,6 +61,9 @@ OVERHEAD = 1.0
 # A silhouette is far darker still (2.5 stops) with the subject's median near black (luma 0.15 =
 # sRGB 38/255, where detail is barely visible). Surround ring width: 8% of the longer side.
 BACKLIT, SILHOUETTE, SILHOUETTE_TONE, RING = 1.5, 2.5, 0.15, 0.08
+# The subject's core for the backlight: the region holding 40% of the saliency (the subject region
+# holds half).
+CORE_MASS = 0.4
 # Hardness band: 1%-8% of the longer side. Light from the sun or a bare flash leaves shadow edges
 # narrower than 1% of the frame and shadows a stop or more deep; an overcast sky or a big softbox
 # spreads them over many percent.  RMS over the subject and its surround, in stops: overcast and
@@ -71,8 +74,8 @@ HARD, SOFT = 1.1, 0.5
 # luma < 0.3 (sRGB 77/255, under a stop and a half below mid grey). A high-key picture has nearly
 # everything light and little dark: a share difference of 0.6 means e.g. 70% light, 10% dark.
 LIGHT_TONE, DARK_TONE, KEY_HIGH, KEY_LOW = 0.6, 0.3, 0.6, -0.6
-# Highlights for the light's colour: the brightest 10% of pixels, not clipped (max channel < 0.98
-# so a clipped white does not read neutral).
+# Highlights for the light's colour: the brightest 10% of pixels, not clipped white (min channel
+# < 0.98, so a clipped white does not read neutral).
 HIGHLIGHT_SHARE = 0.10
 # Golden light: highlights with red 1.6x blue (log2 0.7; a 3500 K source on a D65-balanced
 # photo gives about 2x) from a low, directional sun (half a stop of side light, or a subject with
@@ -186,11 +189,21 @@ def _colour_of(rgb: np.ndarray, mask: np.ndarray) -> float:
 # ---- measurements --------------------------------------------------------------------------------
 
 def _quarter(scene):
-    """(quarter-size linear luminance, subject fraction, subject-or-ring fraction, factor)."""
+    """(quarter-size linear luminance, saliency weights 0-1, core fraction, ring around the core, factor).
+
+    Direction is read under the saliency itself (normalised to its peak), not under a hard region:
+    a relit subject draws the predicted gaze to its lit side, and a hard region that follows it
+    would sit on the bright half alone. The backlight compares the core (the region holding
+    CORE_MASS of the saliency) with a ring around it: a darkened subject loses part of its saliency
+    to the surround, and the core stays on it where the half-mass region spills over."""
+    from .scene import subject_mask
+
     f = 4 if min(scene.lin_y.shape) >= 64 else 1
-    subject = _blocks(scene.subject.astype(np.float64), f)
-    ring = _ring(subject >= 0.5, RING * max(subject.shape))
-    return _blocks(scene.lin_y, f), subject, ring, f
+    weights = _blocks(scene.saliency, f)
+    weights = weights / max(float(weights.max()), 1e-12)
+    core = _blocks(subject_mask(scene.saliency, CORE_MASS).astype(np.float64), f)
+    ring = _ring(core >= 0.5, RING * max(core.shape))
+    return _blocks(scene.lin_y, f), weights, core, ring, f
 
 
 def direction(small: np.ndarray, subject: np.ndarray) -> tuple[float, float]:
@@ -239,9 +252,12 @@ def _channel_max_min(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.maximum(np.maximum(r, g), b), np.minimum(np.minimum(r, g), b)
 
 
-def warmth(rgb: np.ndarray, luma: np.ndarray, top: np.ndarray) -> float:
-    """log2 R/B (linear light) of the highlights; `top` is the per-pixel max channel."""
-    ok = top < 0.98
+def warmth(rgb: np.ndarray, luma: np.ndarray, dark: np.ndarray) -> float:
+    """log2 R/B (linear light) of the highlights; `dark` is the per-pixel min channel. Only white
+    pixels (every channel clipped) are left out: a warm highlight clips its red first, and leaving
+    out every pixel with a clipped channel would leave out warm light first (the ratio of a pixel
+    with red clipped reads too low, never too warm)."""
+    ok = dark < 0.98
     if ok.sum() < 100:
         return 0.0
     k = int((1 - HIGHLIGHT_SHARE) * (ok.sum() - 1))
@@ -279,12 +295,12 @@ def flare_lift(top: np.ndarray, dark: np.ndarray, luma: np.ndarray) -> float:
 
 
 def measure(scene) -> list:
-    small, subject, ring, f = _quarter(scene)
-    side, tilt = direction(small, subject)
-    back, tone = backlight(small, subject, ring, scene.luma, scene.subject)
+    small, weights, core, ring, f = _quarter(scene)
+    side, tilt = direction(small, weights)
+    back, tone = backlight(small, core, ring, scene.luma, scene.subject)
     top, dark = _channel_max_min(scene.rgb)
-    warm = warmth(scene.rgb, scene.luma, top)
-    hard = hardness(scene.lin_y, np.maximum(subject, ring))
+    warm = warmth(scene.rgb, scene.luma, dark)
+    hard = hardness(scene.lin_y, np.maximum(core, ring))
     lean = "right" if side > 0 else "left"
     up = "top" if tilt > 0 else "bottom"
 

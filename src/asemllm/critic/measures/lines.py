@@ -49,6 +49,8 @@ LEAD_RADIUS, LEAD_MIN_ANGLE, LEADING = 0.10, 10.0, 50.0
 # as falling-over buildings, under 1 degree reads as upright.
 NEAR_VERTICAL, MIN_VERTICALS, MIN_SPREAD, TRIM = 10.0, 4, 0.3, 3.0
 KEYSTONE, UPRIGHT = 3.0, 1.0
+# A near-vertical segment within 1.5% of the width of a side is the frame's own border.
+BORDER = 0.015
 
 LEVELS = {
     "line_strength": ((LINES_FEW, "few lines"), (LINES_STRONG, "some lines"), (INF, "strong lines")),
@@ -100,7 +102,9 @@ def vertical_fan(seg: np.ndarray, width: int) -> float | None:
     to 0.5 at the right; lean + when the top is to the right), reported as -k / 2. None with fewer
     than MIN_VERTICALS such lines or their midpoints spread over less than MIN_SPREAD of the width."""
     ang, length = _angles(seg)
-    vert = ang >= 90.0 - NEAR_VERTICAL
+    # a segment hugging a side of the frame is its border (a scan's edge, a matte), not the scene's
+    border = np.minimum(np.minimum(seg[:, 0], seg[:, 2]), width - 1 - np.maximum(seg[:, 0], seg[:, 2])) < BORDER * width
+    vert = (ang >= 90.0 - NEAR_VERTICAL) & ~border
     if vert.sum() < MIN_VERTICALS:
         return None
     s, L = seg[vert], length[vert]
