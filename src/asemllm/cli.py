@@ -393,7 +393,15 @@ def _as_text(r: dict) -> str:
     c = r["content"]
     lines += ["", f"Subject (ImageNet classifier): {c['label']}, p={c['confidence']:.2f}"
               + ("" if c["named_in_critique"] else " (too unsure to name it in the critique)"), "Measured:"]
-    lines += [f"  {k.replace('_', ' ')}: {_num(a['value'])} {a['unit']} ({a['level']})" for k, a in r["attributes"].items()]
+    attrs = r["attributes"].items()
+    lines += [f"  {k.replace('_', ' ')}: {_num(a['value'])} {a['unit']} ({a['level']})" for k, a in attrs
+              if a["value"] is not None]
+    absent: dict[str, list[str]] = {}  # why -> names: "not recorded" -> the camera settings
+    for k, a in attrs:
+        if a["value"] is None:
+            absent.setdefault(a["level"], []).append(k.replace("_", " "))
+    if absent:
+        lines.append("  not measured: " + "; ".join(f"{', '.join(names)} ({why})" for why, names in absent.items()))
     if r["saliency"]["overlay"]:
         lines.append(f"Saliency overlay: {r['saliency']['overlay']}")
     lines.append(f"Model: {r['model']}; {r['timings']['total']:.2f} s")

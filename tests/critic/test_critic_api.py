@@ -156,12 +156,42 @@ def test_as_checked_drops_sentences_without_a_known_claim_and_restates_numbers()
     assert as_checked("Nothing here is a known claim.", measured) == "Nothing here is a known claim."
 
 
+def test_as_checked_drops_sentences_that_only_hold_a_key_phrase():
+    """A garble that holds a claim's key phrase ("well exposed", "contrast is well balanced") but
+    says something the measurements do not back is not shown; the teacher's own sentences are,
+    whatever their numbers."""
+    from asemllm.critic.api import as_checked
+
+    measured = {"exposure_ev": 0.2, "contrast": 0.2, "shadows_crushed": 14.0}
+    text = ("The shadows are well exposed. The shadows are deep and the contrast is well balanced. "
+            "The exposure is well judged. About 3% of the frame is crushed to pure black.")
+    assert as_checked(text, measured) == "The exposure is well judged. About 14% of the frame is crushed to pure black."
+
+
+def test_every_sentence_the_teacher_writes_is_one_it_can_write(shared_data):
+    import random
+
+    from asemllm.critic.attributes import measure
+    from asemllm.critic.teacher import critique_all, sentences
+    from asemllm.critic.vocabulary import is_teacher_sentence
+    from asemllm.images import load_image
+
+    folder = shared_data / "saliency" / "nus_scene" / "data" / "stimuli"
+    for n in ("413", "461", "485"):
+        for c in critique_all(measure(load_image(folder / f"{n}.jpg")), random.Random(n)).values():
+            assert all(is_teacher_sentence(s) for s in sentences(c.text)), c.text
+    assert not is_teacher_sentence("The shadows are well exposed.")
+
+
 def test_cli_text_says_which_claims_the_measurements_back(shared_data, capsys):
     from asemllm.cli import _backed
 
     photo = shared_data / "photos" / "mate" / "LadyBird.jpg"
     assert main(["critique", str(photo), "--model", "teacher", "--aspects", "composition", "focus"]) == 0
-    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith(("Composition:", "Focus:"))]
+    out = capsys.readouterr().out
+    lines = [x for x in out.splitlines() if x.startswith(("Composition:", "Focus:"))]
+    # what is not in the photo (no horizon, no EXIF) is named once, not listed as values "n/a"
+    assert "n/a" not in out and len(re.findall(r"^  not measured: ", out, flags=re.M)) <= 1, out
     assert len(lines) == 2 and all(re.search(r"\[(its claim is|all \d+ claims) backed by the measurements\]$", x)
                                    for x in lines), lines  # the teacher's claims are all backed
     mixed = [{"claim": "dof.moderate", "backed": False}, {"claim": "focus.sharp", "backed": True}]

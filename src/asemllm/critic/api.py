@@ -219,15 +219,20 @@ def _on_the_cores(fn, *columns) -> list:
 
 
 def as_checked(text: str, attributes: dict) -> str:
-    """A critique of the teacher's claims as shown to a person: sentences that make no claim the
-    checker knows (the language model's rare garbles, "The tonal values hover around the picture")
-    are dropped unless none would be left, and the numbers of each claim are the measured ones
-    (the model's are guesses: "about 12%" where 1.3% is measured). Not for a model trained on
-    human critiques, whose sentences the teacher's recognisers do not cover."""
+    """A critique of the teacher's claims as shown to a person: the numbers of each claim are the
+    measured ones (the model's are guesses: "about 12%" where 1.3% is measured), and a sentence the
+    teacher could not have written is dropped (the language model's rare garbles: "The tonal values
+    hover around the picture", or "The shadows are well exposed.", which holds a claim's key phrase
+    but says something else), unless none would be left; then the sentences holding a known claim
+    are kept, or, failing those, the text. Not for a model trained on human critiques, whose
+    sentences the teacher's vocabulary does not cover."""
     from .teacher import recognise, restate_numbers, sentences
+    from .vocabulary import is_teacher_sentence
 
-    kept = [s for s in sentences(text) if recognise(s)] or [text.strip()]
-    return restate_numbers(" ".join(kept), attributes)[0]
+    said = sentences(restate_numbers(text, attributes)[0])
+    kept = ([s for s in said if is_teacher_sentence(s)] or [s for s in said if recognise(s)]
+            or [text.strip()])
+    return " ".join(kept)
 
 
 def name_subject(text: str, label: str | None) -> str:

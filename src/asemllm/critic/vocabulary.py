@@ -24,6 +24,9 @@ class _Everywhere(dict):
     def __missing__(self, key):
         return self.x
 
+    def get(self, key, default=None):  # dict.get never asks __missing__; fills that use get must see x
+        return self.x
+
 
 @lru_cache(maxsize=1)
 def teacher_sentences() -> tuple[str, ...]:
@@ -32,6 +35,22 @@ def teacher_sentences() -> tuple[str, ...]:
     themselves are in `slot_values`. The subject is "the subject": the critic writes that, and
     the photo's label replaces it after decoding (`asemllm.critic.api.name_subject`)."""
     return tuple(dict.fromkeys(s for bare, advised in _rule_sentences().values() for s in bare + advised))
+
+
+def is_teacher_sentence(sentence: str) -> bool:
+    """Whether `sentence` is one the teacher can write, whatever its numbers: one rule's phrasing
+    (with or without its advice) about "the subject", word for word. A sentence that only contains
+    a claim's key phrase ("The shadows are well exposed." holds "well exposed") is not."""
+    return _shape(sentence) in _sentence_shapes()
+
+
+def _shape(sentence: str) -> str:
+    return re.sub(r"\d+", "0", " ".join(sentence.split()).lower())
+
+
+@lru_cache(maxsize=1)
+def _sentence_shapes() -> frozenset[str]:
+    return frozenset(_shape(s) for s in teacher_sentences())
 
 
 @lru_cache(maxsize=1)
