@@ -4,7 +4,8 @@ For every family in asemllm.critic.measures (or those given), on NUS 401-500 and
 - each `EditCheck`: on the photos it applies to, the share where the measurement moved as it should
   (`reads`) and where the teacher then states one of its claims;
 - each problem rule of the family: the share of the untouched photos where it fires (false alarms,
-  if the untouched photos are taken as free of the fault; a share, not a proof either way).
+  if the untouched photos are taken as free of the fault; a share, not a proof either way);
+- each other rule: the share of the untouched photos it is said of (`holds_untouched`).
 
     .venv/bin/python scripts/check_measures.py --family light > runs/check-light.json
     .venv/bin/python scripts/check_measures.py --limit 20      # quick: the first 20 photos of each set
@@ -45,9 +46,9 @@ def run(families: list[str], root: Path, limit: int | None, seed: int = 0) -> di
     from asemllm.saliency.predict import predict_maps
 
     modules = {f: importlib.import_module(f"asemllm.critic.measures.{f}") for f in families}
-    report = {f: {"edits": {}, "false_alarms": {}} for f in families}
+    report = {f: {"edits": {}, "false_alarms": {}, "holds_untouched": {}} for f in families}
     counts = {}  # (family, edit) -> [applied, read, stated]
-    fired = {}   # (family, rule) -> fires on untouched photos
+    fired = {}   # (family, rule) -> holds on untouched photos
     photos = check_photos(root, limit)
     for k, photo in enumerate(photos):
         image = open_photo(photo, side=1024)
@@ -55,9 +56,7 @@ def run(families: list[str], root: Path, limit: int | None, seed: int = 0) -> di
         before = values(measure(image, saliency=sal))
         for f, mod in modules.items():
             for rule in mod.RULES:
-                if rule.problem:
-                    fired.setdefault((f, rule.id), 0)
-                    fired[(f, rule.id)] += rule.holds(before)
+                fired[(f, rule.id)] = fired.get((f, rule.id), 0) + rule.holds(before)
             for check in getattr(mod, "CHECKS", ()):
                 if check.applies is not None and not check.applies(before):
                     continue
@@ -71,7 +70,8 @@ def run(families: list[str], root: Path, limit: int | None, seed: int = 0) -> di
     for (f, name), (n, read, stated) in counts.items():
         report[f]["edits"][name] = {"photos": n, "read": read / n, "stated": stated / n}
     for (f, rid), n in fired.items():
-        report[f]["false_alarms"][rid] = n / len(photos)
+        key = "false_alarms" if RULES_BY_ID[rid].problem else "holds_untouched"
+        report[f][key][rid] = n / len(photos)
     return {"photos": len(photos), "families": report}
 
 
