@@ -1,4 +1,6 @@
-"""Where the IASM's peak lands on photos of people: inside a face, for the listed face photos."""
+"""Where the saliency peak lands on photos of people: inside a face, for the listed face photos; the
+face prior (OpenCV's cascade) finds the listed faces, stays quiet on NUS's scene photos, and moves
+the map's peak onto the face."""
 
 import json
 from pathlib import Path
@@ -58,9 +60,11 @@ def test_peak_in_face_reads_x_and_y_the_right_way_round():
 @pytest.mark.xfail(strict=False, reason="the goal is not reached yet: see docs/DESIGN_NOTES.md, "
                    "'The IASM reads the ViT (faces, people, text)'")
 def test_shipped_iasm_peaks_on_faces(shared_data):
-    """The shipped IASM's peak is inside the face on at least 80% of the listed photos; an
-    earlier, CNN-only IASM, when one is shipped beside it for the models trained with it, is
-    scored too (printed)."""
+    """The peak of the shipped saliency map (the IASM with the face prior, as the critic measures
+    from) is inside the face on at least 80% of the listed photos (today Grace Hopper and the
+    astronaut; the cameraman's turned, shaded face is not found by the cascade, and the IASM alone
+    peaks elsewhere); an earlier, CNN-only IASM, when one is shipped beside it for the models
+    trained with it, is scored too (printed)."""
     from asemllm.saliency.predict import load_iasm
 
     new, new_hits = face_peak_share(load_iasm(), shared_data)
@@ -69,3 +73,47 @@ def test_shipped_iasm_peaks_on_faces(shared_data):
         old, old_hits = face_peak_share(load_iasm(str(earlier)), shared_data)
         print(f"face peaks: shipped {new:.2f} {new_hits}, earlier {old:.2f} {old_hits}")
     assert new >= 0.8, new_hits
+
+def test_the_prior_moves_its_share_of_the_mass_onto_the_face():
+    from asemllm.saliency.faces import FACE_MASS, with_faces
+
+    sal = np.full((120, 200), 1 / (120 * 200))
+    box = (140, 20, 180, 70)  # x0, y0, x1, y1 in a 240 x 400 frame: the map is at half size
+    out = with_faces(sal, [box], (240, 400))
+    assert abs(out.sum() - 1) < 1e-9
+    assert peak_in_face(out, [[70, 10, 90, 35]], margin=0)
+    near = out[0:45, 60:100].sum() - sal[0:45, 60:100].sum() * (1 - FACE_MASS)
+    assert near > 0.9 * FACE_MASS  # the blob lies on the face, not spread over the frame
+    assert with_faces(sal, [], (240, 400)) is sal
+
+
+def _overlap(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    return ix * iy / ((a[2] - a[0]) * (a[3] - a[1]))
+
+
+def test_faces_are_found_on_portraits_and_rarely_on_scenes(shared_data):
+    from asemllm.images import load_image
+    from asemllm.saliency.faces import detect_faces
+
+    boxes = json.loads(FACES.read_text())["faces"]
+    for name in ("misc/grace_hopper.jpg", "skimage:astronaut"):
+        found = detect_faces(load_face_photo(name, shared_data))
+        assert any(_overlap(f, b) > 0.5 for f in found for b in boxes[name]), (name, found)
+    stimuli = shared_data / "saliency" / "nus_scene" / "data" / "stimuli"
+    hits = [n for n in range(401, 501) if detect_faces(load_image(stimuli / f"{n}.jpg"))]
+    assert len(hits) <= 2, hits  # no clear face in NUS 401-500 (faces.json): a hit is a false one
+
+
+def test_the_demo_portrait_peaks_on_the_face(shared_data):
+    from asemllm.saliency.predict import load_iasm, predict_maps
+
+    photo = load_face_photo("skimage:astronaut", shared_data)
+    iasm = load_iasm()
+    shape = (photo.height, photo.width)
+    (alone,) = predict_maps(iasm, [photo], [shape], faces=False)
+    (with_face,) = predict_maps(iasm, [photo], [shape])
+    box = json.loads(FACES.read_text())["faces"]["skimage:astronaut"]
+    assert not peak_in_face(alone, box)  # the IASM alone peaks on the suit's neck ring
+    assert peak_in_face(with_face, box)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-MODELS = ("iasm", "centre_bias", "spectral_residual", "img_focus")
+MODELS = ("iasm", "iasm_faces", "centre_bias", "spectral_residual", "img_focus")
 
 
 def eval_frame(size: tuple[int, int], max_side: int) -> tuple[int, int]:
@@ -47,9 +47,12 @@ class MapMakers:
         from .predict import load_iasm, predict_maps
 
         self.fns = {}
-        if "iasm" in models:
+        if "iasm" in models or "iasm_faces" in models:
             iasm = load_iasm(weights)
-            self.fns["iasm"] = lambda photo, shape: predict_maps(iasm, [photo], [shape])[0]
+        if "iasm" in models:  # the IASM alone: the paper's module, as trained
+            self.fns["iasm"] = lambda photo, shape: predict_maps(iasm, [photo], [shape], faces=False)[0]
+        if "iasm_faces" in models:  # with the face prior: the map the critic measures from
+            self.fns["iasm_faces"] = lambda photo, shape: predict_maps(iasm, [photo], [shape])[0]
         if "centre_bias" in models:
             self.fns["centre_bias"] = lambda photo, shape: centre(shape)
         if "spectral_residual" in models:
