@@ -334,7 +334,8 @@ def _critic_eval(args) -> int:
 
     _quiet()
     model = None if args.model == "teacher" else for_inference(args.model, args.precision)  # as the critic runs it
-    result = measure_critic(model, args.root or _shared(), limit=args.limit, log=_to_stderr)  # minutes per model
+    extra = {} if args.family_edits is None else {"per_photo": args.family_edits}
+    result = measure_critic(model, args.root or _shared(), limit=args.limit, log=_to_stderr, **extra)  # minutes per model
     if args.out:
         from pathlib import Path
 
@@ -766,6 +767,9 @@ def _add_critic_eval(sub) -> None:
     _model_flag(e, "a trained model folder, or 'teacher' (default)", default="teacher", metavar="DIR")
     _root_flag(e)
     e.add_argument("--limit", type=int, metavar="N", help="only the first N of the 100 photos")
+    e.add_argument("--family-edits", type=int, metavar="N",
+                   help="how many of the measurement families' edits each photo gets, in turn (default: "
+                        "asemllm.critic.evaluate.FAMILY_EDITS_PER_PHOTO); every core edit it always gets")
     e.add_argument("--out", metavar="FILE.json", help="a JSON file for the full result, example critiques included")
     _json_flag(e, "one line of JSON, with example critiques")
     _precision_flag(e)

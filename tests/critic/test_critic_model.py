@@ -89,6 +89,25 @@ def test_teacher_passes_its_own_measurement(shared_data):
     assert {"darken 2 stops", "tilt 5 degrees"} <= shown
 
 
+def test_every_measurement_family_is_among_the_evaluated_edits():
+    """Each family's controlled edits are edits of `critic eval`, reported in the aspects their
+    claims are said in, and the photos take them in turn: every one meets as many photos."""
+    from collections import Counter
+
+    from asemllm.critic.attributes import FAMILIES
+    from asemllm.critic.teacher import RULES_BY_ID
+
+    fam = evaluate.family_edits()
+    assert {e.name.split(":")[0] for e in fam} == {m.__name__.rsplit(".", 1)[1] for m in FAMILIES}
+    for e in fam:
+        assert e.effects and all(a in RULES_BY_ID[r].aspects for r in e.effects for a in e.aspects[:1]), e.name
+    per = 6
+    turns = Counter(e.name for i in range(len(fam)) for e in evaluate.family_turn(i, per))
+    assert set(turns) == {e.name for e in fam} and set(turns.values()) == {per}
+    names = [e.name for e in (*evaluate.EDITS, *evaluate._core_more(), *fam)]
+    assert len(names) == len(set(names))
+
+
 def test_a_wrong_critique_scores_low(shared_data):
     """Claims that contradict the photo count against the critic (here: a fixed, false text)."""
     from asemllm.critic.teacher import check_claims

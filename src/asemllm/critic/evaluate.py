@@ -2,9 +2,12 @@
 
 1. Claim agreement: every claim the critique makes (found by the teacher's recognisers,
    `teacher.check_claims`) is checked against the attributes measured on the same photo.
-2. Controlled edits: darken, brighten, blur, tilt, move the subject. An edit counts when the
-   measurement shows its effect (the teacher would say it); the critic reports it when its critique
-   of the aspect the edit touches makes a true claim of that effect.
+2. Controlled edits: darken, brighten, blur, tilt, move the subject, saturate, desaturate, warm
+   and cool tints, flatten and boost contrast, add noise on every photo, and in turn the
+   measurement families' own (relight, backlight, crops, keystone, streaks, vignettes, hue turns,
+   EXIF settings...: `measures.*.CHECKS`). An edit counts when the teacher's claims on the edited
+   photo state its effect; the critic reports it when its critique of the aspects the effect is
+   said in makes a true claim of that effect.
 
 For a model with an auxiliary head (config.aux_targets = the teacher's rules) both are also
 reported for the head alone ("head"): what the image tokens know, next to what the text says.
@@ -15,6 +18,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass
+from typing import Callable
 
 from .teacher import check_claims, recognise, restate_numbers, sentences
 
@@ -26,6 +30,83 @@ class Edit:
     name: str
     aspects: tuple[str, ...]  # where the critic should report it
     effects: tuple[str, ...]  # rule ids that report it
+    apply: Callable | None = None    # (PIL photo, saliency, random.Random) -> PIL photo; None: `apply_edit`
+    applies: Callable | None = None  # (values before) -> bool: photos it makes sense on (None: all)
+    new_only: bool = False  # shown only where the edit made an effect hold that did not before
+
+
+def _pil(fn):
+    """A float-RGB edit (edits.py) as an edit of PIL photos."""
+    def edit(image, sal, rng):
+        import numpy as np
+        from PIL import Image
+
+        rgb = fn(np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0, rng)
+        return Image.fromarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8))
+    return edit
+
+
+def _enhance(kind: str, factor: float):
+    def edit(image, sal, rng):
+        from PIL import ImageEnhance
+
+        return getattr(ImageEnhance, kind)(image.convert("RGB")).enhance(factor)
+    return edit
+
+
+def _core_more() -> tuple[Edit, ...]:
+    """The core claims' other edit families: colour amount, white balance, contrast, noise."""
+    from .edits import add_noise, tint
+
+    return (
+        Edit("saturate x2", ("color_lighting",), ("colour.vivid",), _enhance("Color", 2.0), new_only=True),
+        Edit("desaturate to 30%", ("color_lighting",), ("colour.muted",), _enhance("Color", 0.3), new_only=True),
+        Edit("warm tint", ("color_lighting",), ("colour.warm", "colour.cast"),
+             _pil(lambda rgb, rng: tint(rgb, 0.4)), new_only=True),
+        Edit("cool tint", ("color_lighting",), ("colour.cool", "colour.cast"),
+             _pil(lambda rgb, rng: tint(rgb, -0.4)), new_only=True),
+        Edit("flatten contrast", ("color_lighting",), ("contrast.low",), _enhance("Contrast", 0.5), new_only=True),
+        Edit("boost contrast", ("color_lighting",), ("contrast.high",), _enhance("Contrast", 1.8), new_only=True),
+        Edit("add noise", ("use_of_camera",), ("noise.high",), _pil(lambda rgb, rng: add_noise(rgb, 12.0, rng)),
+             new_only=True),
+        Edit("crush the shadows", ("color_lighting",), ("shadows.crushed",),
+             _pil(lambda rgb, rng: (rgb - 0.15) / 0.85), new_only=True),
+        Edit("blur the background", ("depth_of_field",), ("dof.shallow", "dof.moderate"), _blur_background,
+             new_only=True),
+    )
+
+
+def _blur_background(image, sal, rng):
+    """Everything but the subject region (half the saliency, feathered) blurred by 2% of the longer
+    side: a wider aperture's shallow depth of field."""
+    import numpy as np
+    from PIL import Image, ImageFilter
+    from scipy.ndimage import gaussian_filter
+
+    from .measures.scene import saliency_at, subject_mask
+
+    image = image.convert("RGB")
+    w, h = image.size
+    keep = gaussian_filter(subject_mask(saliency_at(sal, None, (h, w))).astype(np.float32), 0.01 * max(w, h))
+    soft = np.asarray(image.filter(ImageFilter.GaussianBlur(0.02 * max(w, h))), dtype=np.float32)
+    sharp = np.asarray(image, dtype=np.float32)
+    out = keep[..., None] * sharp + (1 - keep[..., None]) * soft
+    return Image.fromarray((out + 0.5).clip(0, 255).astype(np.uint8))
+
+
+def family_edits() -> tuple[Edit, ...]:
+    """Every measurement family's controlled edits (`measures.*.CHECKS`), reported in the aspects
+    their claims are said in: "light: relight from the left" -> light.from_left in color_lighting."""
+    from .attributes import FAMILIES
+    from .teacher import RULES_BY_ID
+
+    out = []
+    for module in FAMILIES:
+        family = module.__name__.rsplit(".", 1)[1]
+        for c in getattr(module, "CHECKS", ()):
+            aspects = tuple(dict.fromkeys(a for r in c.claims for a in RULES_BY_ID[r].aspects))
+            out.append(Edit(f"{family}: {c.name}", aspects, tuple(c.claims), c.apply, c.applies, new_only=True))
+    return tuple(out)
 
 
 EDITS = (
@@ -33,12 +114,27 @@ EDITS = (
     Edit("brighten 2 stops", ("use_of_camera",), ("exposure.bright", "highlights.clipped")),
     Edit("blur 3 px", ("focus", "use_of_camera"), ("focus.subject_soft", "sharpness.soft")),
     Edit("tilt 5 degrees", ("composition",), ("horizon.tilted",)),
-    Edit("move the subject", ("composition",), PLACEMENT),
+    Edit("move the subject", ("composition",), PLACEMENT, new_only=True),
 )
+# Each photo gets every core edit and this many of the families' (taken in turn, so that each
+# family's edits meet about as many photos): the critic writes for ~100 photos x that many more edits.
+FAMILY_EDITS_PER_PHOTO = 6
+
+
+def edits_for(i: int, before: dict, per_photo: int = FAMILY_EDITS_PER_PHOTO) -> list[Edit]:
+    """The edits photo `i` gets: every core edit, and `per_photo` family edits in turn (those that
+    do not apply to it are skipped, not replaced: each family keeps its turn)."""
+    return [e for e in (*EDITS, *_core_more(), *family_turn(i, per_photo)) if e.applies is None or e.applies(before)]
+
+
+def family_turn(i: int, per_photo: int) -> list[Edit]:
+    """The `per_photo` family edits whose turn photo `i` is: photos 0, 1, ... take them in order."""
+    fam = family_edits()
+    return [fam[(i * per_photo + k) % len(fam)] for k in range(min(per_photo, len(fam)))]
 
 
 def apply_edit(name: str, image, sal=None):
-    """The edited photo (PIL). `sal` (the photo's saliency map) places the 'move' crop."""
+    """The edited photo (PIL) for one of `EDITS`. `sal` (the photo's saliency map) places the 'move' crop."""
     import numpy as np
     from PIL import Image
 
@@ -173,26 +269,29 @@ def _share(counts: Counter, key=None) -> dict | float | None:
     return {"n": yes + no, "agree": round(yes / (yes + no), 4) if yes + no else None}
 
 
-def edit_detection(model, photos, max_new_tokens: int = 96, log=None) -> dict:
-    """Per edit: how many edits the measurement shows (`shown`) and the critic reports (`reported`)."""
+def edit_detection(model, photos, max_new_tokens: int = 96, log=None,
+                   per_photo: int = FAMILY_EDITS_PER_PHOTO) -> dict:
+    """Per edit: how many edits the measurement shows (`shown`) and the critic reports (`reported`).
+    An edit is shown where the teacher's own claims on the edited photo state one of its effects
+    (for `new_only` edits: an effect that did not hold on the photo before)."""
     from ..saliency.predict import load_iasm, predict_maps
     from .attributes import measure
     from .teacher import ALL_RULES, RULES_BY_ID, values
 
     iasm = load_iasm()
-    rows = {e.name: Counter() for e in EDITS}
+    rows: dict[str, Counter] = {}
     index = {r.id: i for i, r in enumerate(ALL_RULES)}
     for i, image in enumerate(photos):
         (sal,) = predict_maps(iasm, [image], [(image.height, image.width)])
         before = values(measure(image, saliency=sal))
         todo = []  # (edit, edited photo, its measured values)
-        for e in EDITS:
-            edited = apply_edit(e.name, image, sal)
+        for e in edits_for(i, before, per_photo):
+            rng = random.Random(f"{i}-{e.name}")
+            edited = e.apply(image, sal, rng) if e.apply else apply_edit(e.name, image, sal)
             after = values(measure(edited))
-            shown = [r for r in e.effects if RULES_BY_ID[r].holds(after)]
-            if e.name == "move the subject":  # only a placement that changed is an effect
-                shown = [r for r in shown if not RULES_BY_ID[r].holds(before)]
-            rows[e.name]["shown" if shown else "not shown by the measurement"] += 1
+            shown = [r for r in e.effects if RULES_BY_ID[r].holds(after)
+                     and not (e.new_only and RULES_BY_ID[r].holds(before))]
+            rows.setdefault(e.name, Counter())["shown" if shown else "not shown by the measurement"] += 1
             if shown:
                 todo.append((e, edited, after))
         # one batched generation per photo: every shown edit's aspects at once, each edited photo encoded once
@@ -204,9 +303,10 @@ def edit_detection(model, photos, max_new_tokens: int = 96, log=None) -> dict:
         for k, (e, _, after) in enumerate(todo):
             said = {r for a in e.aspects for r, ok in check_claims(next(texts), after) if ok}
             rows[e.name]["reported"] += bool(said & set(e.effects))
-            if probs is not None:  # the head "reports" it when it gives a true effect p > 0.5
+            if probs is not None:  # the head "reports" it when it gives a true effect p > 0.5 (of the rules it knows)
                 rows[e.name]["head reported"] += any(
-                    probs[k, index[r]] > 0.5 and RULES_BY_ID[r].holds(after) for r in e.effects)
+                    index[r] < probs.shape[1] and probs[k, index[r]] > 0.5 and RULES_BY_ID[r].holds(after)
+                    for r in e.effects)
         if log:
             log(i + 1, len(photos))
     shown = sum(c["shown"] for c in rows.values())
@@ -214,13 +314,24 @@ def edit_detection(model, photos, max_new_tokens: int = 96, log=None) -> dict:
     head = {"head_reported": sum(c["head reported"] for c in rows.values())} if _has_head(model) else {}
     if head and shown:
         head["head_share"] = round(head["head_reported"] / shown, 4)
+    per_edit = {k: dict(c) | {"share": round(c["reported"] / c["shown"], 4) if c["shown"] else None}
+                for k, c in rows.items()}
+    counted = {k: v["share"] for k, v in per_edit.items() if v.get("shown", 0) >= MIN_SHOWN}
+    weakest = min(counted, key=counted.get) if counted else None
     return {"shown": shown, "reported": reported, "share": round(reported / shown, 4) if shown else None, **head,
-            "per_edit": {k: dict(c) | {"share": round(c["reported"] / c["shown"], 4) if c["shown"] else None}
-                         for k, c in rows.items()}}
+            # the edit family reported least often, of those shown on at least MIN_SHOWN photos
+            "weakest": {"edit": weakest, "share": counted[weakest]} if weakest else None,
+            "per_edit": per_edit}
 
 
-def measure_critic(model, root, limit: int | None = None, max_new_tokens: int = 96, log=None) -> dict:
-    """Both measurements on NUS 401-500 (`limit`: the first N of them); `log(text)` hears of each photo."""
+# an edit family's share counts towards `weakest` once it was shown on this many photos
+MIN_SHOWN = 5
+
+
+def measure_critic(model, root, limit: int | None = None, max_new_tokens: int = 96, log=None,
+                   per_photo: int = FAMILY_EDITS_PER_PHOTO) -> dict:
+    """Both measurements on NUS 401-500 (`limit`: the first N of them; `per_photo` family edits a
+    photo); `log(text)` hears of each photo."""
     from .dataset import evaluation_photos, open_photo
 
     photos = [open_photo(p) for p in evaluation_photos(root)[:limit]]
@@ -231,4 +342,4 @@ def measure_critic(model, root, limit: int | None = None, max_new_tokens: int = 
 
     return {"model": name, "photos": len(photos),
             "claim_agreement": claim_agreement(model, photos, max_new_tokens, progress("claims")),
-            "controlled_edits": edit_detection(model, photos, max_new_tokens, progress("edits"))}
+            "controlled_edits": edit_detection(model, photos, max_new_tokens, progress("edits"), per_photo)}
