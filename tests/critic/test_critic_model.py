@@ -75,6 +75,31 @@ def test_build_writes_records_from_the_stored_pixels_and_resumes(shared_data, tm
         assert (r["meta"]["edits"] == []) == r["id"].endswith("-0")
 
 
+def test_training_variants_get_the_families_edits_and_keep_their_exif(tmp_path):
+    """The critic's training photos get the measurement families' edits too (the claims they make
+    need photos that show them), colour and contrast changes, and a settings edit's EXIF reaches
+    the stored photo whose measurements label it."""
+    from PIL import Image
+    from skimage import data
+
+    from asemllm.images import load_image
+
+    photo = Image.fromarray(data.coffee()).resize((300, 200))
+    rng = random.Random(0)
+    done = [what for _ in range(60) for what in dataset.augment(photo, rng)[1]]
+    families = {w.split(":")[0] for w in done if ":" in w}
+    assert len(families) >= 4, done
+    assert any(w.startswith(("color x", "contrast x")) for w in done)
+    while True:  # the first variant that got a camera-settings edit
+        image, what = dataset.augment(photo, rng)
+        if any(w.startswith("settings:") for w in what):
+            break
+    path = tmp_path / "v.jpg"
+    dataset.store(image, path)
+    settings = {"shutter_speed", "aperture", "iso", "flash_fired"}
+    assert any(measure(load_image(str(path)))[n].value is not None for n in settings), what
+
+
 def test_teacher_passes_its_own_measurement(shared_data):
     """The measurement's sanity check: the teacher's critiques agree with the measurements, and it
     reports every controlled edit the measurements show."""

@@ -104,10 +104,50 @@ def augment(image, rng: random.Random):
         sigma = rng.uniform(3.0, 12.0)
         rgb = add_noise(rgb, sigma, rng)
         done.append(f"noise {sigma:.1f}")
-    return Image.fromarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)), done
+    image = Image.fromarray((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8))
+    if rng.random() < 0.25:
+        image, what = _enhanced(image, rng)
+        done.append(what)
+    if rng.random() < FAMILY_EDIT:  # last: a settings edit's EXIF must survive to the saved file
+        image, what = _family_edit(image, rng)
+        done.append(what)
+    return image, done
+
+
+# The share of edited variants that also get one of the measurement families' controlled edits
+# (relight, backlight, crops, keystone, streaks, vignettes, hue turns, EXIF settings...): the
+# claims the families make need photos that show them, as the core claims get their edits above.
+FAMILY_EDIT = 0.5
+
+
+def _enhanced(image, rng: random.Random):
+    """Colour amount or contrast, up or down (the core colour and contrast claims)."""
+    from PIL import ImageEnhance
+
+    kind = rng.choice(("Color", "Contrast"))
+    factor = rng.choice((rng.uniform(0.25, 0.7), rng.uniform(1.4, 2.2)))
+    return getattr(ImageEnhance, kind)(image).enhance(factor), f"{kind.lower()} x{factor:.2f}"
+
+
+def _family_edit(image, rng: random.Random):
+    """One measurement family's controlled edit, chosen at random (`measures.*.CHECKS`), on the
+    photo's predicted saliency (the edits that relight or crop the subject find it there)."""
+    from ..saliency.predict import predict_maps
+    from .attributes import FAMILIES
+    from .measures.scene import shipped_iasm
+
+    checks = [(m.__name__.rsplit(".", 1)[1], c) for m in FAMILIES for c in getattr(m, "CHECKS", ())]
+    family, check = rng.choice(checks)
+    (sal,) = predict_maps(shipped_iasm(), [image], [(image.height, image.width)])
+    return check.apply(image, sal, rng), f"{family}: {check.name}"
 
 
 # ---- the data set --------------------------------------------------------------------------------
+
+def store(image, path) -> None:
+    """Save a training photo as JPEG with its EXIF: a settings edit's EXIF is part of the photo."""
+    image.save(path, quality=95, exif=image.getexif())
+
 
 def _variant(job) -> dict:
     """One stored photo and its teacher record (runs in a worker process)."""
@@ -123,8 +163,8 @@ def _variant(job) -> dict:
     image = open_photo(photo)
     image, done = augment(image, rng) if k else (image, [])
     path = Path(out) / "images" / f"{photo.id}-{k}.jpg"
-    image.save(path, quality=95)
-    attrs = measure(load_image(str(path)))  # labels from exactly the pixels the model will see
+    store(image, path)
+    attrs = measure(load_image(str(path)))  # labels from exactly the pixels (and EXIF) the model will see
     critiques = critique_all(attrs, rng)
     return {"id": f"{photo.id}-{k}", "image": f"images/{path.name}", "split": "train",
             "critiques": {a: [c.text] for a, c in critiques.items() if c.text},
