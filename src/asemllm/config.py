@@ -142,14 +142,23 @@ class ModelConfig:
     # head gives a probability above `findings_threshold` (asemllm.critic.findings).
     findings: bool = False
     findings_threshold: float = 0.5
+    # Camera settings in the prompt: where a photo's EXIF records them, "Settings: 1/30 s, f/2.8,
+    # ISO 3200, 200 mm." follows the prompt (nothing without EXIF), and with findings the settings
+    # claims are decided from the EXIF and the measurements, not by the head: the image tokens
+    # cannot see EXIF (asemllm.critic.findings.holding).
+    settings: bool = False
 
-    def prompt(self, aspect: str, findings: list[str] | None = None) -> str:
-        """The aspect's prompt; with `findings` (claim ids), followed by "Findings: a, b."."""
+    def prompt(self, aspect: str, findings: list[str] | None = None, settings: str | None = None) -> str:
+        """The aspect's prompt; with `findings` (claim ids), followed by "Findings: a, b."; with
+        `settings` (a model trained with them, a photo with EXIF), then by "Settings: ...."."""
         if aspect not in self.prompts:
             raise ValueError(f"no prompt for aspect {aspect!r}; this model knows {sorted(self.prompts)}")
-        if findings is None:
-            return self.prompts[aspect]
-        return f"{self.prompts[aspect]}\nFindings: {', '.join(findings) or 'none'}."
+        text = self.prompts[aspect]
+        if findings is not None:
+            text += f"\nFindings: {', '.join(findings) or 'none'}."
+        if self.settings and settings:
+            text += f"\nSettings: {settings}."
+        return text
 
     def to_dict(self) -> dict:
         return asdict(self)

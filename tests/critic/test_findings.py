@@ -115,6 +115,43 @@ def test_model_prompts_carry_its_heads_findings(two_photos):
     assert F.prompts(model, photos, aspects) == [model.config.prompt(a) for a in aspects] * 2
 
 
+def test_settings_follow_the_prompt_only_for_a_model_trained_with_them():
+    from asemllm.config import ModelConfig
+    from asemllm.critic.measures.settings import prompt_text
+
+    v = {"shutter_speed": 1 / 30, "aperture": 2.8, "iso": 3200.0, "focal_length": 135.0,
+         "focal_length_35mm": 200.0, "flash_fired": 0.0}
+    assert prompt_text(v) == "1/30 s, f/2.8, ISO 3200, 200 mm"
+    assert prompt_text({"iso": 400.0, "flash_fired": 1.0, "aperture": None}) == "ISO 400, flash"
+    assert prompt_text({"shutter_speed": None}) is None  # no EXIF: nothing said
+    cfg = ModelConfig()
+    base = cfg.prompt("use_of_camera", ["exposure.good"])
+    assert cfg.prompt("use_of_camera", ["exposure.good"], prompt_text(v)) == base  # not trained with them
+    cfg.settings = True
+    assert cfg.prompt("use_of_camera", ["exposure.good"], prompt_text(v)) == f"{base}\nSettings: 1/30 s, f/2.8, ISO 3200, 200 mm."
+    assert cfg.prompt("use_of_camera", ["exposure.good"], None) == base
+
+
+def test_settings_claims_come_from_the_exif_not_the_head(two_photos):
+    """The head sees pixels, not EXIF: for a model trained with settings, the settings claims a
+    prompt lists are those the photo's EXIF and measurements back, whatever the head says."""
+    from PIL import Image
+
+    from asemllm.critic.attributes import measure
+    from asemllm.critic.measures.settings import FLASH, ISO, with_exif
+
+    photos, _ = two_photos
+    model = _tiny(findings_threshold=0.0, settings=True)  # threshold 0: the head would say everything
+    flash = with_exif(photos[0], {FLASH: 1, ISO: 200})
+    attrs = [measure(flash), measure(photos[1])]
+    said = F.holding(model, [flash, photos[1]], attributes=attrs)
+    settings = {r for r in IDS if r.startswith("settings.")}
+    assert said[0] & settings == {r for r in settings if T.RULES_BY_ID[r].holds(T.values(attrs[0]))}
+    assert "settings.flash" in said[0] and not said[1] & settings  # the second photo has no EXIF
+    got = F.prompts(model, [flash, photos[1]], ["use_of_camera"], attributes=attrs)
+    assert got[0].endswith("\nSettings: ISO 200, flash.") and "Settings:" not in got[1]
+
+
 def test_findings_need_a_head():
     with pytest.raises(ValueError, match="findings needs an auxiliary head"):
         _tiny(aux_targets=0)
@@ -132,6 +169,11 @@ def test_training_batch_tells_a_findings_model_the_texts_claims(two_photos, tmp_
     assert prompts == [cfg.prompt("focus")] and answers == ["The subject is sharp."]  # findings off
     cfg.findings = True
     assert load_batch([told], cfg)[1] == [cfg.prompt("focus", ["focus.subject_sharp"])]
+    cfg.settings = True
+    with_exif = Sample(str(path), "focus", "The subject is sharp.", findings=("focus.subject_sharp",),
+                       settings="1/30 s, ISO 3200")
+    assert load_batch([with_exif], cfg)[1] == [cfg.prompt("focus", ["focus.subject_sharp"], "1/30 s, ISO 3200")]
+    assert load_batch([with_exif], cfg)[1][0].endswith("\nSettings: 1/30 s, ISO 3200.")
     with pytest.raises(ValueError, match="cat.png: no meta\\['findings'\\]"):
         load_batch([Sample(str(path), "focus", "The subject is sharp.")], cfg)
 
@@ -150,3 +192,15 @@ def test_a_findings_critique_encodes_each_photo_once(two_photos):
     assert calls == [2]  # one pass over both photos
     twice = model.generate(photos, F.prompts(model, photos, aspects), max_new_tokens=96, repeat=len(aspects))
     assert [t[a] for t in texts for a in aspects] == [t.strip() for t in twice]
+
+
+def test_the_critic_recipes_head_has_a_target_per_teacher_rule():
+    """`make critic` trains on records with one target per rule of ALL_RULES: its configs' heads
+    must have as many outputs, or training stops at the first batch."""
+    from pathlib import Path
+
+    import yaml
+
+    for name in ("critic-cpu.yaml", "critic-nosal-cpu.yaml"):
+        cfg = yaml.safe_load((Path(__file__).parents[2] / "configs" / name).read_text())
+        assert cfg["model"]["aux_targets"] == len(ALL_RULES), name

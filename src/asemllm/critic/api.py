@@ -138,7 +138,7 @@ class Critic:
             chunk = photos[i:i + per_call]
             with torch.no_grad():
                 encoded = self.model.encode(chunk)  # once: for the findings and the prompts
-            prompts = findings_prompts(self.model, chunk, aspects, encoded)
+            prompts = findings_prompts(self.model, chunk, aspects, encoded, attrs[i:i + per_call])
             gen = self.model.generate(chunk, prompts, max_new_tokens=96, repeat=len(aspects), encoded=encoded)
             out += [dict(zip(aspects, gen[j * len(aspects):(j + 1) * len(aspects)])) for j in range(len(chunk))]
         return [self._tidy(texts, at, label) for texts, at, label in zip(out, attrs, labels)]
@@ -176,7 +176,7 @@ class _Stream:
             timings = {"saliency": round(t_sal / len(photos), 3), "attributes": round(t_attr / len(photos), 3)}
             with torch.no_grad():
                 encoded = model.encode(photos)  # once: for the findings and the prompts
-            prompts = findings_prompts(model, photos, self.aspects, encoded)
+            prompts = findings_prompts(model, photos, self.aspects, encoded, attrs)
             k = len(self.aspects)
             for j, row in enumerate(zip(names, photos, sals, attrs, contents)):
                 self.photos[n] = (*row, subject_phrase(row[4]), timings)

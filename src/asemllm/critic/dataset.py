@@ -155,7 +155,8 @@ def _variant(job) -> dict:
 
     from ..images import load_image
     from .attributes import measure
-    from .teacher import critique_all, targets
+    from .measures.settings import prompt_text
+    from .teacher import critique_all, targets, values
 
     torch.set_num_threads(1)
     photo, k, seed, out = job
@@ -170,6 +171,7 @@ def _variant(job) -> dict:
             "critiques": {a: [c.text] for a, c in critiques.items() if c.text},
             "meta": {"photo": photo.id, "edits": done, "attributes": {n: a.value for n, a in attrs.items()},
                      "targets": targets(attrs),  # the auxiliary head's
+                     "settings": prompt_text(values(attrs)),  # from the EXIF, None without (config.settings)
                      # the claims each text states (the prompt of a model trained with findings)
                      "findings": {a: [x.rule for x in c.claims] for a, c in critiques.items() if c.text}}}
 

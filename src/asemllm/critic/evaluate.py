@@ -170,15 +170,16 @@ def _generate(model, images, encoded, jobs, max_new_tokens) -> list[str]:
     generation (the teacher's when `model` is None). When every job is one photo's, its aspects
     share the photo's prefix, as `asemllm critique` of one photo does (`Critic._texts`)."""
     from .attributes import measure
-    from .findings import holding, prompt_for
+    from .findings import holding, prompt_for, settings_of
     from .teacher import critique
 
     if not jobs:
         return []
     if model is None:
         return [critique(measure(images[i]), a, random.Random(0)).text for i, a in jobs]
-    said = holding(model, images, encoded)
-    prompts = [prompt_for(model, a, said[i]) for i, a in jobs]
+    attributes = [measure(im) for im in images] if model.config.settings else None
+    said = holding(model, images, encoded, attributes)
+    prompts = [prompt_for(model, a, said[i], settings_of(model, attributes and attributes[i])) for i, a in jobs]
     rows = [i for i, _ in jobs]
     if len(images) == 1:
         texts = model.generate(images, prompts, max_new_tokens=max_new_tokens, repeat=len(jobs), encoded=encoded)

@@ -45,23 +45,53 @@ def findings(aspect: str, said: set[str]) -> list[str]:
     return [r.id for r in chosen(aspect, said)]
 
 
-def holding(model, images, encoded=None) -> list[set[str] | None]:
+def holding(model, images, encoded=None, attributes=None) -> list[set[str] | None]:
     """Per image, the rules the model's head says hold (None: the model takes no findings); from
     `encoded`, the images' model.encode(), when given: pass the same to generate and each image is
-    encoded once."""
+    encoded once. For a model trained with `config.settings`, the camera-settings claims come from
+    the photos' measured `attributes` instead (EXIF with the noise, depth of field or sharpness they
+    are tied to): the head sees pixels, not EXIF."""
     if not model.config.findings:
         return [None] * len(images)
     from .claim_head import probabilities
 
     probs = probabilities(model, images, encoded).cpu().numpy()
-    return [decide(p, model.config.findings_threshold) for p in probs]
+    said = [decide(p, model.config.findings_threshold) for p in probs]
+    if model.config.settings and attributes is not None:
+        said = [(s - _SETTINGS) | _settings_holding(a) if a is not None else s
+                for s, a in zip(said, attributes, strict=True)]
+    return said
 
 
-def prompt_for(model, aspect: str, said: set[str] | None) -> str:
-    return model.config.prompt(aspect, None if said is None else findings(aspect, said))
+_SETTINGS = {r.id for r in ALL_RULES if r.id.startswith("settings.")}
 
 
-def prompts(model, images, aspects, encoded=None) -> list[str]:
+def _settings_holding(attributes) -> set[str]:
+    from .teacher import values
+
+    v = values(attributes)
+    return {rid for rid in _SETTINGS if RULES_BY_ID[rid].holds(v)}
+
+
+def settings_of(model, attributes) -> str | None:
+    """The photo's camera settings as its prompt carries them (a model trained with them), else None."""
+    if not model.config.settings or attributes is None:
+        return None
+    from .measures.settings import prompt_text
+    from .teacher import values
+
+    return prompt_text(values(attributes))
+
+
+def prompt_for(model, aspect: str, said: set[str] | None, settings: str | None = None) -> str:
+    return model.config.prompt(aspect, None if said is None else findings(aspect, said), settings)
+
+
+def prompts(model, images, aspects, encoded=None, attributes=None) -> list[str]:
     """One prompt per (image, aspect), image-major; with the head's findings when the model was
-    trained on them."""
-    return [prompt_for(model, a, said) for said in holding(model, images, encoded) for a in aspects]
+    trained on them, and the photo's camera settings when it was trained with them (`attributes`:
+    the photos' measurements)."""
+    attributes = attributes if attributes is not None else [None] * len(images)
+    return [prompt_for(model, a, said, settings_of(model, at))
+            for said, at in zip(holding(model, images, encoded, attributes), attributes, strict=True)
+            for a in aspects]

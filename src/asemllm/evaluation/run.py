@@ -41,13 +41,15 @@ def generate(model, todo: list[dict], path: Path, batch_size: int, max_new_token
     """ASE-MLLM's critiques for the jobs not yet in `path`, with the prompt its findings shape."""
     import torch
 
-    from ..critic.findings import holding, prompt_for
+    from ..critic.attributes import measure
+    from ..critic.findings import holding, prompt_for, settings_of
 
     def texts(photos, batch):
         with torch.no_grad():
             encoded = model.encode(photos)  # once: for the findings and the prompts
-        said = holding(model, photos, encoded)
-        prompts = [prompt_for(model, j["aspect"], s) for j, s in zip(batch, said)]
+        attributes = [measure(p) for p in photos] if model.config.settings else [None] * len(photos)
+        said = holding(model, photos, encoded, attributes)
+        prompts = [prompt_for(model, j["aspect"], s, settings_of(model, a)) for j, s, a in zip(batch, said, attributes)]
         return model.generate(photos, prompts, max_new_tokens=max_new_tokens, encoded=encoded)
 
     return resume(todo, path, batch_size, texts, log)

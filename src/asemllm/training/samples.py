@@ -13,6 +13,7 @@ class Sample:
     text: str
     targets: tuple | None = None  # the record's meta["targets"] for the auxiliary head (None = unknown)
     findings: tuple | None = None  # meta["findings"][aspect]: the claims the text states (findings prompts)
+    settings: str | None = None  # meta["settings"]: the camera settings from the photo's EXIF, as text
 
 
 def samples_from(records, image_root: str = "", aspects: list[str] | None = None) -> list[Sample]:
@@ -27,7 +28,7 @@ def samples_from(records, image_root: str = "", aspects: list[str] | None = None
             if aspects and aspect not in aspects:
                 continue
             said = tuple(findings[aspect]) if aspect in findings else None
-            out.extend(Sample(image, aspect, t, targets, said) for t in texts if t.strip())
+            out.extend(Sample(image, aspect, t, targets, said, r.meta.get("settings")) for t in texts if t.strip())
     return out
 
 
@@ -43,7 +44,8 @@ def batch_order(n: int, global_batch: int, epoch: int, seed: int) -> list[list[i
 
 def load_batch(samples: list[Sample], config):
     """-> (images (B,3,S,S) in [0,1], prompts, answers). A model with `config.findings` is told
-    the claims each text states, as it will be told its head's at inference."""
+    the claims each text states, as it will be told its head's at inference; one with
+    `config.settings` the photo's camera settings where its EXIF has them."""
     from ..images import to_batch
 
     if config.findings:
@@ -52,7 +54,7 @@ def load_batch(samples: list[Sample], config):
             raise ValueError(f"{missing[0]}: no meta['findings'] for this aspect, and the model's config "
                              "has findings: true (rebuild the data with `asemllm critic data`)")
     images = to_batch([s.image for s in samples], config.vision.image_size)
-    prompts = [config.prompt(s.aspect, s.findings if config.findings else None) for s in samples]
+    prompts = [config.prompt(s.aspect, s.findings if config.findings else None, s.settings) for s in samples]
     return images, prompts, [s.text for s in samples]
 
 

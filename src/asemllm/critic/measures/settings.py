@@ -157,6 +157,24 @@ def focal_text(f: float) -> str:
     return f"{round(f)} mm"
 
 
+def prompt_text(v: dict) -> str | None:
+    """The camera settings a photo's EXIF records, as a model trained with `config.settings` reads
+    them after its prompt: '1/30 s, f/2.8, ISO 3200, 200 mm, flash' (only what is recorded; the
+    focal length as its 35 mm equivalent where known). None without any."""
+    def known(name):
+        x = v.get(name)
+        return x is not None and math.isfinite(float(x))
+
+    parts = [fmt(float(v[name])) for name, fmt in (("shutter_speed", shutter_text), ("aperture", aperture_text),
+                                                   ("iso", iso_text)) if known(name)]
+    focal = "focal_length_35mm" if known("focal_length_35mm") else "focal_length"
+    if known(focal):
+        parts.append(focal_text(float(v[focal])))
+    if known("flash_fired") and float(v["flash_fired"]) >= 0.5:
+        parts.append("flash")
+    return ", ".join(parts) or None
+
+
 def _get(v, name: str, default: float) -> float:
     """v[name], or `default` where it is not measured (the teacher's phrasing tests, the vocabulary grid)."""
     try:
