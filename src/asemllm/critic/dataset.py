@@ -156,7 +156,7 @@ def _variant(job) -> dict:
     from ..images import load_image
     from .attributes import measure
     from .measures.settings import prompt_text
-    from .teacher import critique_all, targets, values
+    from .teacher import critique_all, values
 
     torch.set_num_threads(1)
     photo, k, seed, out = job
@@ -170,10 +170,19 @@ def _variant(job) -> dict:
     return {"id": f"{photo.id}-{k}", "image": f"images/{path.name}", "split": "train",
             "critiques": {a: [c.text] for a, c in critiques.items() if c.text},
             "meta": {"photo": photo.id, "edits": done, "attributes": {n: a.value for n, a in attrs.items()},
-                     "targets": targets(attrs),  # the auxiliary head's
+                     "targets": _head_targets(attrs),  # the auxiliary head's
                      "settings": prompt_text(values(attrs)),  # from the EXIF, None without (config.settings)
                      # the claims each text states (the prompt of a model trained with findings)
                      "findings": {a: [x.rule for x in c.claims] for a, c in critiques.items() if c.text}}}
+
+
+def _head_targets(attrs) -> list[float | None]:
+    """The auxiliary head's targets: whether each rule of ALL_RULES holds, and unknown (None: no
+    loss) for the camera-settings rules, which rest on EXIF the head's pixels cannot show (a critic
+    trained with `config.settings` decides them from the EXIF instead)."""
+    from .teacher import ALL_RULES, targets
+
+    return [None if r.id.startswith("settings.") else t for r, t in zip(ALL_RULES, targets(attrs), strict=True)]
 
 
 def build(out: str | Path, root: str | Path, variants: int = 6, seed: int = 0, workers: int = 2,
