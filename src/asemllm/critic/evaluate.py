@@ -28,11 +28,17 @@ PLACEMENT = ("placement.thirds", "placement.centred", "placement.off_centre", "p
 @dataclass(frozen=True)
 class Edit:
     name: str
-    aspects: tuple[str, ...]  # where the critic should report it
     effects: tuple[str, ...]  # rule ids that report it
     apply: Callable | None = None    # (PIL photo, saliency, random.Random) -> PIL photo; None: `apply_edit`
     applies: Callable | None = None  # (values before) -> bool: photos it makes sense on (None: all)
     new_only: bool = False  # shown only where the edit made an effect hold that did not before
+
+    @property
+    def aspects(self) -> tuple[str, ...]:
+        """Where the critic should report it: the aspects the teacher says its effects in."""
+        from .teacher import RULES_BY_ID
+
+        return tuple(dict.fromkeys(a for r in self.effects for a in RULES_BY_ID[r].aspects))
 
 
 def _pil(fn):
@@ -59,19 +65,19 @@ def _core_more() -> tuple[Edit, ...]:
     from .edits import add_noise, tint
 
     return (
-        Edit("saturate x2", ("color_lighting",), ("colour.vivid",), _enhance("Color", 2.0), new_only=True),
-        Edit("desaturate to 30%", ("color_lighting",), ("colour.muted",), _enhance("Color", 0.3), new_only=True),
-        Edit("warm tint", ("color_lighting",), ("colour.warm", "colour.cast"),
+        Edit("saturate x2", ("colour.vivid",), _enhance("Color", 2.0), new_only=True),
+        Edit("desaturate to 30%", ("colour.muted",), _enhance("Color", 0.3), new_only=True),
+        Edit("warm tint", ("colour.warm", "colour.cast"),
              _pil(lambda rgb, rng: tint(rgb, 0.4)), new_only=True),
-        Edit("cool tint", ("color_lighting",), ("colour.cool", "colour.cast"),
+        Edit("cool tint", ("colour.cool", "colour.cast"),
              _pil(lambda rgb, rng: tint(rgb, -0.4)), new_only=True),
-        Edit("flatten contrast", ("color_lighting",), ("contrast.low",), _enhance("Contrast", 0.5), new_only=True),
-        Edit("boost contrast", ("color_lighting",), ("contrast.high",), _enhance("Contrast", 1.8), new_only=True),
-        Edit("add noise", ("use_of_camera",), ("noise.high",), _pil(lambda rgb, rng: add_noise(rgb, 12.0, rng)),
+        Edit("flatten contrast", ("contrast.low",), _enhance("Contrast", 0.5), new_only=True),
+        Edit("boost contrast", ("contrast.high",), _enhance("Contrast", 1.8), new_only=True),
+        Edit("add noise", ("noise.high",), _pil(lambda rgb, rng: add_noise(rgb, 12.0, rng)),
              new_only=True),
-        Edit("crush the shadows", ("color_lighting",), ("shadows.crushed",),
+        Edit("crush the shadows", ("shadows.crushed",),
              _pil(lambda rgb, rng: (rgb - 0.15) / 0.85), new_only=True),
-        Edit("blur the background", ("depth_of_field",), ("dof.shallow", "dof.moderate"), _blur_background,
+        Edit("blur the background", ("dof.shallow", "dof.moderate"), _blur_background,
              new_only=True),
     )
 
@@ -98,23 +104,21 @@ def family_edits() -> tuple[Edit, ...]:
     """Every measurement family's controlled edits (`measures.*.CHECKS`), reported in the aspects
     their claims are said in: "light: relight from the left" -> light.from_left in color_lighting."""
     from .attributes import FAMILIES
-    from .teacher import RULES_BY_ID
 
     out = []
     for module in FAMILIES:
         family = module.__name__.rsplit(".", 1)[1]
         for c in getattr(module, "CHECKS", ()):
-            aspects = tuple(dict.fromkeys(a for r in c.claims for a in RULES_BY_ID[r].aspects))
-            out.append(Edit(f"{family}: {c.name}", aspects, tuple(c.claims), c.apply, c.applies, new_only=True))
+            out.append(Edit(f"{family}: {c.name}", tuple(c.claims), c.apply, c.applies, new_only=True))
     return tuple(out)
 
 
 EDITS = (
-    Edit("darken 2 stops", ("use_of_camera",), ("exposure.dark",)),
-    Edit("brighten 2 stops", ("use_of_camera",), ("exposure.bright", "highlights.clipped")),
-    Edit("blur 3 px", ("focus", "use_of_camera"), ("focus.subject_soft", "sharpness.soft")),
-    Edit("tilt 5 degrees", ("composition",), ("horizon.tilted",)),
-    Edit("move the subject", ("composition",), PLACEMENT, new_only=True),
+    Edit("darken 2 stops", ("exposure.dark",)),
+    Edit("brighten 2 stops", ("exposure.bright", "highlights.clipped")),
+    Edit("blur 3 px", ("focus.subject_soft", "sharpness.soft")),
+    Edit("tilt 5 degrees", ("horizon.tilted",)),
+    Edit("move the subject", PLACEMENT, new_only=True),
 )
 # Each photo gets every core edit and this many of the families' (taken in turn, so that each
 # family's edits meet about as many photos): the critic writes for ~100 photos x that many more edits.
