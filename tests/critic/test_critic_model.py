@@ -126,12 +126,12 @@ def test_every_measurement_family_is_among_the_evaluated_edits():
 
     fam = evaluate.family_edits()
     assert {e.name.split(":")[0] for e in fam} == {m.__name__.rsplit(".", 1)[1] for m in FAMILIES}
-    for e in (*evaluate.EDITS, *evaluate._core_more(), *fam):  # reported where the teacher says its effects
+    for e in (*evaluate.EDITS, *evaluate.more_core_edits(), *fam):  # reported where the teacher says its effects
         assert e.effects and set(e.aspects) == {a for r in e.effects for a in RULES_BY_ID[r].aspects}, e.name
     per = 6
     turns = Counter(e.name for i in range(len(fam)) for e in evaluate.family_turn(i, per))
     assert set(turns) == {e.name for e in fam} and set(turns.values()) == {per}
-    names = [e.name for e in (*evaluate.EDITS, *evaluate._core_more(), *fam)]
+    names = [e.name for e in (*evaluate.EDITS, *evaluate.more_core_edits(), *fam)]
     assert len(names) == len(set(names))
 
 

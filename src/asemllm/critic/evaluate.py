@@ -60,8 +60,9 @@ def _enhance(kind: str, factor: float):
     return edit
 
 
-def _core_more() -> tuple[Edit, ...]:
-    """The core claims' other edit families: colour amount, white balance, contrast, noise."""
+def more_core_edits() -> tuple[Edit, ...]:
+    """The core claims' other edit families (beyond `EDITS`): colour amount, white balance,
+    contrast, noise, crushed shadows, a shallow depth of field."""
     from .edits import add_noise, tint
 
     return (
@@ -128,7 +129,7 @@ FAMILY_EDITS_PER_PHOTO = 6
 def edits_for(i: int, before: dict, per_photo: int = FAMILY_EDITS_PER_PHOTO) -> list[Edit]:
     """The edits photo `i` gets: every core edit, and `per_photo` family edits in turn (those that
     do not apply to it are skipped, not replaced: each family keeps its turn)."""
-    return [e for e in (*EDITS, *_core_more(), *family_turn(i, per_photo)) if e.applies is None or e.applies(before)]
+    return [e for e in (*EDITS, *more_core_edits(), *family_turn(i, per_photo)) if e.applies is None or e.applies(before)]
 
 
 def family_turn(i: int, per_photo: int) -> list[Edit]:
