@@ -170,21 +170,20 @@ def _encoded(model, images):
         return model.encode(images)
 
 
-def _generate(model, images, encoded, jobs, max_new_tokens) -> list[str]:
+def _generate(model, images, measured, encoded, jobs, max_new_tokens) -> list[str]:
     """[(index into `images`, aspect)] -> the critic's texts in that order, in one batched
-    generation (the teacher's when `model` is None). When every job is one photo's, its aspects
+    generation (the teacher's when `model` is None). `measured`: each image's measured attributes
+    (or their values), which the caller has already. When every job is one photo's, its aspects
     share the photo's prefix, as `asemllm critique` of one photo does (`Critic._texts`)."""
-    from .attributes import measure
     from .findings import holding, prompt_for, settings_of
     from .teacher import critique
 
     if not jobs:
         return []
     if model is None:
-        return [critique(measure(images[i]), a, random.Random(0)).text for i, a in jobs]
-    attributes = [measure(im) for im in images] if model.config.settings else None
-    said = holding(model, images, encoded, attributes)
-    prompts = [prompt_for(model, a, said[i], settings_of(model, attributes and attributes[i])) for i, a in jobs]
+        return [critique(measured[i], a, random.Random(0)).text for i, a in jobs]
+    said = holding(model, images, encoded, measured)
+    prompts = [prompt_for(model, a, said[i], settings_of(model, measured[i])) for i, a in jobs]
     rows = [i for i, _ in jobs]
     if len(images) == 1:
         texts = model.generate(images, prompts, max_new_tokens=max_new_tokens, repeat=len(jobs), encoded=encoded)
@@ -218,7 +217,7 @@ def claim_agreement(model, photos, max_new_tokens: int = 96, log=None) -> dict:
         attrs = measure(image)
         encoded = _encoded(model, [image])
         _count_head(head, _head(model, encoded), attrs)
-        texts = dict(zip(ASPECTS, _generate(model, [image], encoded, [(0, a) for a in ASPECTS], max_new_tokens)))
+        texts = dict(zip(ASPECTS, _generate(model, [image], [attrs], encoded, [(0, a) for a in ASPECTS], max_new_tokens)))
         for aspect, text in texts.items():
             checks = check_claims(text, attrs)
             empty += not checks
@@ -304,7 +303,7 @@ def edit_detection(model, photos, max_new_tokens: int = 96, log=None,
         edited = [im for _, im, _ in todo]
         encoded = _encoded(model, edited) if todo else None
         jobs = [(k, a) for k, (e, _, _) in enumerate(todo) for a in e.aspects]
-        texts = iter(_generate(model, edited, encoded, jobs, max_new_tokens))
+        texts = iter(_generate(model, edited, [after for _, _, after in todo], encoded, jobs, max_new_tokens))
         probs = _head(model, encoded) if todo else None
         for k, (e, _, after) in enumerate(todo):
             said = {r for a in e.aspects for r, ok in check_claims(next(texts), after) if ok}
