@@ -1,11 +1,9 @@
 """Colour harmony: hues pulled into one sector fit the analogous template; hues scattered round the
 wheel fit none; a small patch of a far hue reads as a colour accent; a grey photo is not judged."""
 
-import random
-
 import numpy as np
 import pytest
-from measured_photos import measured
+from measured_photos import measured, states
 
 from asemllm.critic.measures import harmony as H
 
@@ -22,20 +20,12 @@ def untouched(photos):
     return {n: measured(im)[1] for n, im in photos.items()}
 
 
-def _states(attrs, rule_id):
-    from asemllm.critic.teacher import critique, recognise
-
-    said = critique(attrs, "color_lighting", random.Random(0))
-    hits = [c for c in said.claims if c.rule == rule_id]
-    return bool(hits) and recognise(hits[0].statement) == [rule_id]
-
-
 def test_hues_pulled_into_one_sector_fit_the_analogous_template(photos, untouched):
     for name, image in photos.items():
         attrs, after = measured(H.pull_hues(image, 60.0))
         assert after["hue_fit_analogous"] < H.FITS, name
         assert after["hue_fit_analogous"] <= untouched[name]["hue_fit_analogous"], name
-        assert _states(attrs, "harmony.analogous"), name
+        assert states(attrs, "harmony.analogous"), name
 
 
 def _best(v):
@@ -47,7 +37,7 @@ def test_hues_scattered_round_the_wheel_fit_no_template(photos, untouched):
         attrs, after = measured(H.scatter_hues(image, 90.0))
         assert after["hue_fit_analogous"] - untouched[name]["hue_fit_analogous"] >= 15.0, name
         assert _best(after) - _best(untouched[name]) >= 5.0, name
-        assert _states(attrs, "harmony.clash") == (_best(after) >= H.CLASHES), name
+        assert states(attrs, "harmony.clash") == (_best(after) >= H.CLASHES), name
 
 
 def test_a_small_patch_of_a_far_hue_is_an_accent(photos, untouched):
@@ -58,7 +48,7 @@ def test_a_small_patch_of_a_far_hue_is_an_accent(photos, untouched):
         gained = after["colour_accent"] - untouched[name]["colour_accent"]
         assert 0.5 <= gained <= 2.0, (name, gained)  # about the 1.5% painted
         accent = next(r for r in H.RULES if r.id == "harmony.accent")
-        assert _states(attrs, "harmony.accent") == accent.holds(after), name  # said exactly when it holds
+        assert states(attrs, "harmony.accent") == accent.holds(after), name  # said exactly when it holds
 
 
 def test_template_fits_on_synthetic_hue_sets():

@@ -1,11 +1,9 @@
 """Processing: an added vignette reads as its stops of corner falloff, doubled saturation as clipped
 colour, over-sharpening and local tone mapping as halos; untouched photos stay quiet."""
 
-import random
-
 import numpy as np
 import pytest
-from measured_photos import measured
+from measured_photos import measured, states
 
 from asemllm.critic.measures import processing as P
 
@@ -23,14 +21,6 @@ def untouched(photos):
     return {n: measured(im)[1] for n, im in photos.items()}
 
 
-def _states(attrs, rule_id, aspect="color_lighting"):
-    from asemllm.critic.teacher import critique, recognise
-
-    said = critique(attrs, aspect, random.Random(0))
-    hits = [c for c in said.claims if c.rule == rule_id]
-    return bool(hits) and recognise(hits[0].statement) == [rule_id]
-
-
 @pytest.mark.parametrize("stops", [1.0, 2.0])
 def test_a_vignette_reads_as_its_stops(photos, untouched, stops):
     for name, image in photos.items():
@@ -43,7 +33,7 @@ def test_a_vignette_on_even_corners_is_stated(photos, untouched):
     stated = 0
     for name, image in photos.items():
         attrs, after = measured(P.vignette(image, 1.0))
-        stated += _states(attrs, "processing.vignette") == (after["vignette"] >= P.VIGNETTE_HEAVY)
+        stated += states(attrs, "processing.vignette") == (after["vignette"] >= P.VIGNETTE_HEAVY)
     assert stated == len(photos)  # the teacher says it exactly when the value crosses the threshold
 
 
@@ -53,7 +43,7 @@ def test_doubled_saturation_reads_as_clipped_colour(photos, untouched):
             continue
         attrs, after = measured(P.saturate(image, 2.0))
         assert after["oversaturation"] - untouched[name]["oversaturation"] >= P.SATURATE_READ, name
-        assert after["oversaturation"] >= P.OVERSATURATED and _states(attrs, "processing.oversaturated"), name
+        assert after["oversaturation"] >= P.OVERSATURATED and states(attrs, "processing.oversaturated"), name
         # a gentle boost stays well under it
         _, mild = measured(P.saturate(image, 1.15))
         assert mild["oversaturation"] < after["oversaturation"] / 2, name
@@ -68,7 +58,7 @@ def test_halo_edits_raise_the_overshoot(photos, untouched, edit):
 
 def test_strong_sharpening_of_a_crisp_photo_is_called_halos(photos):
     attrs, after = measured(P.oversharpen(photos["nus-401"], radius=2.5, amount=3.0))
-    assert after["halo"] >= P.HALOS and _states(attrs, "processing.halos")
+    assert after["halo"] >= P.HALOS and states(attrs, "processing.halos")
 
 
 def test_untouched_photos_show_no_processing_faults(untouched):
