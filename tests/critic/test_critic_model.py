@@ -110,6 +110,7 @@ def test_teacher_passes_its_own_measurement(shared_data):
     assert heard == [f"{part}: photo {i}/3" for part in ("claims", "edits") for i in (1, 2, 3)]
     agreement = result["claim_agreement"]
     assert agreement["claims"] > 50 and agreement["agree"] == 1.0 and agreement["sentences_without_known_claims"] == 0
+    assert agreement["claims_in_over_two_aspects"] == {"claims": 0, "critiques": 0}  # the teacher's own limit
     edits = result["controlled_edits"]
     assert edits["shown"] >= 10 and edits["reported"] == edits["shown"]
     shown = {k for k, v in edits["per_edit"].items() if v.get("shown")}

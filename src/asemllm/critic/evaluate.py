@@ -213,11 +213,13 @@ def claim_agreement(model, photos, max_new_tokens: int = 96, log=None) -> dict:
 
     per_rule, per_aspect, examples, head = Counter(), Counter(), [], Counter()
     empty = unchecked = total = numbers = as_measured = 0
+    repeated = Counter()  # claims stated in more than two aspects of one critique, and their critiques
     for i, image in enumerate(photos):
         attrs = measure(image)
         encoded = _encoded(model, [image])
         _count_head(head, _head(model, encoded), attrs)
         texts = dict(zip(ASPECTS, _generate(model, [image], [attrs], encoded, [(0, a) for a in ASPECTS], max_new_tokens)))
+        stated: dict[str, set] = {}
         for aspect, text in texts.items():
             checks = check_claims(text, attrs)
             empty += not checks
@@ -229,6 +231,9 @@ def claim_agreement(model, photos, max_new_tokens: int = 96, log=None) -> dict:
             for rule, ok in checks:
                 per_rule[rule, ok] += 1
                 per_aspect[aspect, ok] += 1
+                stated.setdefault(rule, set()).add(aspect)
+        over = sum(len(where) > 2 for where in stated.values())
+        repeated.update(claims=over, critiques=int(over > 0))
         if i < 3:
             examples.append(texts)
         if log:
@@ -237,6 +242,8 @@ def claim_agreement(model, photos, max_new_tokens: int = 96, log=None) -> dict:
             "aspects_without_claims": empty,
             # sentences that make no claim the checker knows: neither counted for nor against
             "sentences": total, "sentences_without_known_claims": unchecked,
+            # a claim belongs in its aspect and at most one more: those said in three or more
+            "claims_in_over_two_aspects": dict(repeated),
             # the numbers the text gives for its claims (stops, %, degrees), as written: how many
             # equal the measured ones (the critic restates them all as measured before showing them)
             "numbers": numbers, "numbers_as_measured": round(as_measured / numbers, 4) if numbers else None,
