@@ -135,6 +135,11 @@ class ModelConfig:
     # map's geometry in those statistics that the claims about placement, subject size and balance
     # are thresholds of (asemllm.critic.photo_stats.SHAPE); () = no such branch. Needs aux_stats.
     aux_geometry: tuple[int, ...] = ()
+    # The targets decided from the photo's measured attributes by the teacher's own rules, with no
+    # learned weights: the horizon's tilt, which the 224 px square copy the tokens see distorts
+    # (squaring a 3:2 photo changes every angle) and its 4x4 token cells cannot resolve to a degree.
+    # Findings only (asemllm.critic.findings.holding); () = the head decides every target.
+    aux_measured: tuple[int, ...] = ()
     # The head's probabilities, projected to the LM width, become one more image token.
     aux_token: bool = False
     # Findings prompts (tag-guided, as in Tag2Text): the prompt also lists the claims the critique

@@ -152,6 +152,28 @@ def test_settings_claims_come_from_the_exif_not_the_head(two_photos):
     assert got[0].endswith("\nSettings: ISO 200, flash.") and "Settings:" not in got[1]
 
 
+def test_horizon_claims_come_from_the_measured_tilt(shared_data, two_photos):
+    """`critic finish` hands the horizon's claims to the measurements (config.aux_measured): the
+    findings state the tilt the teacher measures, whatever the head says, and the verdict counts it."""
+    from asemllm.critic.attributes import measure
+    from asemllm.critic.dataset import Photo, open_photo
+    from asemllm.critic.refit import horizon_rules
+
+    storm = open_photo(Photo("Storm", str(shared_data / "photos" / "mate" / "Storm.jpg")), side=512)
+    photos = [storm, two_photos[0][0]]
+    attrs = [measure(p) for p in photos]
+    horizon = {T.ALL_RULES[i].id for i in horizon_rules()}
+    assert horizon == {"horizon.tilted", "horizon.level"}
+    assert T.RULES_BY_ID["horizon.tilted"].holds(T.values(attrs[0]))  # Storm's sea leans about 2 degrees
+    head_only = F.holding(_tiny(findings_threshold=1.0), photos, attributes=attrs)
+    assert head_only[0] == {"overall.strong"}  # the head says nothing above a threshold of 1
+    measured = F.holding(_tiny(findings_threshold=1.0, aux_measured=tuple(horizon_rules())), photos, attributes=attrs)
+    assert measured[0] == {"horizon.tilted", "overall.mixed"}
+    assert measured[1] & horizon == {r for r in horizon if T.RULES_BY_ID[r].holds(T.values(attrs[1]))}
+    everything = F.holding(_tiny(findings_threshold=0.0, aux_measured=tuple(horizon_rules())), photos, attributes=attrs)
+    assert everything[0] & horizon == {"horizon.tilted"}
+
+
 def test_findings_need_a_head():
     with pytest.raises(ValueError, match="findings needs an auxiliary head"):
         _tiny(aux_targets=0)

@@ -236,6 +236,9 @@ def test_finish_makes_the_models_of_the_four_refits_and_compact_from_one_encodin
     for k in one:
         torch.testing.assert_close(one[k], other[k], rtol=1e-4, atol=1e-5, msg=k)
     assert report["compact"]["ranks"] == ranks
+    # and hands the horizon's claims to the measured tilt, in the full and the compact model
+    assert load_model(tmp_path / "model").config.aux_measured == load_model(tmp_path / "compact").config.aux_measured \
+        == tuple(H.horizon_rules())
 
 
 def test_finish_refuses_a_head_refitted_already(shared_data, tmp_path):

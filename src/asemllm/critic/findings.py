@@ -50,27 +50,36 @@ def holding(model, images, encoded=None, attributes=None) -> list[set[str] | Non
     `encoded`, the images' model.encode(), when given: pass the same to generate and each image is
     encoded once. For a model trained with `config.settings`, the camera-settings claims come from
     the photos' measured `attributes` instead (EXIF with the noise, depth of field or sharpness they
-    are tied to): the head sees pixels, not EXIF."""
+    are tied to): the head sees pixels, not EXIF. Likewise the targets in `config.aux_measured`
+    (the horizon's tilt) come from the measurements wherever `attributes` are given."""
     if not model.config.findings:
         return [None] * len(images)
     from .claim_head import probabilities
 
     probs = probabilities(model, images, encoded).cpu().numpy()
     said = [decide(p, model.config.findings_threshold) for p in probs]
-    if model.config.settings and attributes is not None:
-        said = [(s - _SETTINGS) | _settings_holding(a) if a is not None else s
-                for s, a in zip(said, attributes, strict=True)]
+    measured = measured_rules(model.config)
+    if measured and attributes is not None:
+        said = [_with_measured(s, a, measured) if a is not None else s for s, a in zip(said, attributes, strict=True)]
     return said
 
 
 _SETTINGS = {r.id for r in ALL_RULES if r.id.startswith("settings.")}
 
 
-def _settings_holding(attributes) -> set[str]:
+def measured_rules(config) -> set[str]:
+    """The rule ids a model's findings take from the measurements instead of its head."""
+    return (_SETTINGS if config.settings else set()) | {ALL_RULES[i].id for i in config.aux_measured}
+
+
+def _with_measured(said: set[str], attributes, measured: set[str]) -> set[str]:
+    """`said` with the `measured` rules as the teacher decides them on `attributes`, and the verdict
+    counted again from the faults (it goes with the faults the critique names, as in `decide`)."""
     from .teacher import values
 
     v = values(attributes)
-    return {rid for rid in _SETTINGS if RULES_BY_ID[rid].holds(v)}
+    kept = (said - measured - _VERDICTS) | {rid for rid in measured if RULES_BY_ID[rid].holds(v)}
+    return kept | {verdict(sum(RULES_BY_ID[r].problem for r in kept))}
 
 
 def settings_of(model, attributes) -> str | None:

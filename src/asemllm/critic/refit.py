@@ -128,8 +128,8 @@ def finish(model_dir: str, data: str, compact_out: str | None = None, image_root
            holdout: float = 0.1, seed: int = 0, native: list[int] | None = None,
            geometry: list[int] | None = None, ranks: dict | None = None, log=None) -> dict:
     """`refit_model` four times (the tokens' head, then stats=True, then `native`, default
-    noise_rules(), then `geometry`, default geometry_rules(), none without a saliency map), saved
-    over `model_dir`, then with `compact_out` `critic compact` (`ranks`, default RANKS) into it: the
+    noise_rules(), then `geometry`, default geometry_rules(), none without a saliency map), the
+    horizon's claims handed to the measurements (config.aux_measured), saved over `model_dir`, then with `compact_out` `critic compact` (`ranks`, default RANKS) into it: the
     same models as those five commands, from one encoding of the training photos instead of five
     (the ViT, IASM and projector are frozen by then, and the statistics need no training)."""
     from ..models import save_model
@@ -163,6 +163,7 @@ def finish(model_dir: str, data: str, compact_out: str | None = None, image_root
         rows = x[:, :w].contiguous()  # as the stage alone has them: a slice's product may sum in another order
         kind = None if name == "head" else name
         report[name] = _refit_stage(model, rows, y, records, None, kind, holdout, seed, log)
+    model.config.aux_measured = tuple(horizon_rules())  # no weights: the teacher's rules on the measured tilt
     save_model(model, model_dir)
     if compact_out:
         if HEAD_INPUT in ranks:
@@ -255,6 +256,14 @@ def noise_rules() -> list[int]:
     from .teacher import ALL_RULES
 
     return [i for i, r in enumerate(ALL_RULES) if r.needs == ("noise",)]
+
+
+def horizon_rules() -> list[int]:
+    """The teacher's rules that read the horizon's tilt alone: `critic finish` has the findings take
+    them from the measurements (config.aux_measured)."""
+    from .teacher import ALL_RULES
+
+    return [i for i, r in enumerate(ALL_RULES) if r.needs == ("horizon_tilt",)]
 
 
 def geometry_rules() -> list[int]:
