@@ -97,9 +97,11 @@ def test_a_batch_gives_each_photo_what_it_gets_alone(critic):
         assert got["content"]["confidence"] == pytest.approx(alone["content"]["confidence"], abs=1e-3)
         assert {k: a["level"] for k, a in got["attributes"].items()} == \
             {k: a["level"] for k, a in alone["attributes"].items()}
+        # values to 0.2%: a region cut from the saliency at a mass threshold (the backlight's 40%
+        # core around the cameraman's face) gains or loses a few pixels with those last digits
         for k, a in got["attributes"].items():
             value = alone["attributes"][k]["value"]  # None: not measurable on this photo
-            assert a["value"] == (value if value is None else pytest.approx(value, rel=1e-4, abs=1e-6)), k
+            assert a["value"] == (value if value is None else pytest.approx(value, rel=2e-3, abs=1e-6)), k
 
 
 def test_cli_folder_goes_on_past_a_bad_file_and_resumes(shared_data, tmp_path, capsys):
