@@ -129,9 +129,9 @@ def finish(model_dir: str, data: str, compact_out: str | None = None, image_root
            geometry: list[int] | None = None, ranks: dict | None = None, log=None) -> dict:
     """`refit_model` four times (the tokens' head, then stats=True, then `native`, default
     noise_rules(), then `geometry`, default geometry_rules(), none without a saliency map), the
-    horizon's claims handed to the measurements (config.aux_measured), saved over `model_dir`, then with `compact_out` `critic compact` (`ranks`, default RANKS) into it: the
-    same models as those five commands, from one encoding of the training photos instead of five
-    (the ViT, IASM and projector are frozen by then, and the statistics need no training)."""
+    horizon's claims handed to the measurements (config.aux_measured), saved over `model_dir`,
+    then with `compact_out` `critic compact` (`ranks`, default RANKS) into it: the same models
+    as those five commands, from one encoding of the training photos instead of five (the ViT, IASM and projector are frozen by then, and the statistics need no training)."""
     from ..models import save_model
     from .compact import RANKS, Moments, check_layers, check_out, layer_inputs, save_compact
     from .photo_stats import STATS_DIM

@@ -38,7 +38,7 @@ EYE_LINE = 0.42       # of the box's height from its top: the blob's centre
 
 
 @functools.lru_cache(maxsize=2)
-def _cascade(name: str = CASCADE):
+def _cascade(name: str):
     import cv2
 
     path = cv2.data.haarcascades + name
@@ -58,7 +58,7 @@ def detect_faces(photo) -> list[tuple[float, float, float, float]]:
         grey = cv2.resize(grey, (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale))),
                           interpolation=cv2.INTER_AREA)
     w = grey.shape[1]
-    boxes = _found(_cascade(), grey, NEIGHBOURS)
+    boxes = _found(_cascade(CASCADE), grey, NEIGHBOURS)
     mirrored = [(w - x1, y0, w - x0, y1) for x0, y0, x1, y1 in _found(_cascade(PROFILE), grey[:, ::-1], PROFILE_NEIGHBOURS)]
     for box in _found(_cascade(PROFILE), grey, PROFILE_NEIGHBOURS) + mirrored:
         if not any(_shared(box, other) > 0.5 for other in boxes):  # a face found twice gets one blob
